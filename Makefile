@@ -1,0 +1,111 @@
+# swapemu - one `make` builds everything, `make check` runs every test under
+# prove, `make demo` runs the side-by-side comparison of the shipped profiles.
+
+CC ?= gcc
+CFLAGS ?= -O2 -g
+BUILD ?= build
+PREFIX ?= /usr/local
+
+# Debian packages the build and the tests need, by the file that proves each
+# is installed.
+DEPS := \
+	/usr/include/fuse3/fuse_lowlevel.h:libfuse3-dev \
+	/usr/bin/fusermount3:fuse3 \
+	/usr/include/xxhash.h:libxxhash-dev \
+	/usr/include/ini.h:libinih-dev \
+	/usr/include/liburing.h:liburing-dev \
+	/usr/include/libnbd.h:libnbd-dev \
+	/usr/include/nbdkit-plugin.h:nbdkit-plugin-dev \
+	/usr/sbin/nbdkit:nbdkit \
+	/usr/bin/nbdfuse:nbdfuse \
+	/usr/bin/prove:perl \
+	/usr/bin/pkg-config:pkg-config \
+	/sbin/losetup:mount \
+	/sbin/mkswap:util-linux
+MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
+
+SWAPEMU_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC \
+	-Ilib -I/usr/include/fuse3 -pthread
+ifeq ($(SAN),1)
+SWAPEMU_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer \
+	-fno-sanitize-recover=all
+LDSAN := -fsanitize=address,undefined
+BUILD := build-san
+endif
+ALL_CFLAGS = $(SWAPEMU_CFLAGS) $(CFLAGS)
+LIBS := -lfuse3 -lxxhash -linih -lpthread
+
+LIB_SRCS := $(wildcard lib/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+FUSE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fusefs/*.c))
+TORTURE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard workload/*.c))
+UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%.t,$(wildcard tests/*.c))
+PLUGIN_SRCS := $(wildcard nbdplugin/*.c)
+PLUGIN := $(if $(PLUGIN_SRCS),$(BUILD)/nbdkit-swapemu-plugin.so)
+TOOLS := $(BUILD)/swapemu-ctl
+
+PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN)
+
+.PHONY: all deps check check-unit check-san demo clean install format
+all: deps $(PROGRAMS) $(UNIT_TESTS)
+
+deps:
+ifneq ($(MISSING),)
+	@if [ "$$(id -u)" = 0 ]; then \
+		echo "installing missing Debian packages: $(MISSING)"; \
+		apt-get update -q >/dev/null && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q $(MISSING) >/dev/null; \
+	else \
+		echo "error: missing Debian packages: $(MISSING); run 'sudo apt-get install $(MISSING)' or 'sudo make deps'" >&2; \
+		exit 1; \
+	fi
+endif
+
+$(BUILD)/%.o: %.c $(wildcard lib/*.h) | deps
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libswapemu.a: $(LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/swapemu-fuse: $(FUSE_OBJS) $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/swapemu-torture: $(TORTURE_OBJS) $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/swapemu-ctl: $(BUILD)/tools/swapemu-ctl.o $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/nbdkit-swapemu-plugin.so: $(PLUGIN_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -shared -o $@ $^ $(LIBS)
+
+$(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lnbd -luring
+
+# Unit tests first (fast, no root), then the system tests against the kernel.
+PROVE := prove --exec tests/tap-run
+check: all
+	$(PROVE) $(addprefix ./,$(UNIT_TESTS)) $(sort $(wildcard ./tests/*.t))
+
+check-unit: all
+	$(PROVE) $(addprefix ./,$(UNIT_TESTS))
+
+# The unit tests again under AddressSanitizer and UBSan.
+check-san:
+	$(MAKE) SAN=1 check-unit
+
+demo: all
+	./tools/demo
+
+format:
+	clang-format -i $(wildcard lib/*.[ch] fusefs/*.[ch] workload/*.[ch] tools/*.c tests/*.c nbdplugin/*.c injector/*.c)
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/swapemu
+	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/libexec/swapemu/
+	sed 's|^SWAPEMU_LIBEXEC=.*|SWAPEMU_LIBEXEC=$(PREFIX)/libexec/swapemu|' swapemu > $(DESTDIR)$(PREFIX)/bin/swapemu
+	chmod 755 $(DESTDIR)$(PREFIX)/bin/swapemu
+
+clean:
+	rm -rf build build-san

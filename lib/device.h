@@ -1,0 +1,71 @@
+/* device.h - the device model both front ends serve: a block store with a
+ * checksum per 4 KiB block, classification of captured stamped pages, the
+ * stable-writes policy, counters, latency histograms and the event log.
+ *
+ * A front end calls device_begin() when it receives a request,
+ * device_write()/device_read()/... to perform it (for a write, the moment
+ * of the call *is* the capture), and device_end() when it replies, however
+ * much later that is. All functions are thread-safe.
+ */
+#ifndef SWAPEMU_DEVICE_H
+#define SWAPEMU_DEVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "profile.h"
+
+#define DEVICE_BLOCK 4096u
+
+enum dev_op { OP_READ, OP_WRITE, OP_FLUSH, OP_TRIM, OP_ZERO, OP_COUNT };
+
+struct device;
+
+/* Opens the model for profile p (copied). gentab_path, if not NULL, is the
+ * generation table to create (or reuse) for the torture workload;
+ * events_path, if not NULL, receives every event as a JSON line. Returns
+ * NULL with a one-line reason in err. */
+struct device *device_open(const struct profile *p, const char *gentab_path,
+                           const char *events_path, char *err, size_t errlen);
+void device_close(struct device *d);
+
+const struct profile *device_profile(const struct device *d);
+uint64_t device_size(const struct device *d);
+const char *dev_op_name(enum dev_op op);
+
+/* Request bookkeeping: begin returns the start time (ns, CLOCK_MONOTONIC)
+ * and counts the request in flight; end records latency, bytes and errors
+ * (err is 0 or a negative errno). */
+uint64_t device_begin(struct device *d, enum dev_op op);
+void device_end(struct device *d, enum dev_op op, uint64_t start_ns,
+                uint64_t bytes, int err);
+
+/* Operations. Each returns 0 or a negative errno (-EIO, -EINVAL for a
+ * request outside the device). device_write classifies every whole 4 KiB
+ * block it carries; with require=yes and on-violation=eio a violating write
+ * is refused with -EIO and nothing of it is stored. */
+int device_write(struct device *d, const void *buf, size_t len, uint64_t off);
+int device_read(struct device *d, void *buf, size_t len, uint64_t off);
+int device_flush(struct device *d);
+int device_trim(struct device *d, uint64_t len, uint64_t off);
+int device_zero(struct device *d, uint64_t len, uint64_t off);
+
+/* The completion delay for the next write, drawn from the profile's
+ * distribution (deterministic in the seed and the write's number). */
+uint64_t device_completion_delay(struct device *d);
+/* The capture delay for the next request. */
+uint64_t device_capture_delay(struct device *d);
+
+/* Reporting (the control socket's commands). */
+void device_stats_json(struct device *d, FILE *out);
+void device_counters(struct device *d, FILE *out); /* "key value" lines */
+void device_events(struct device *d, FILE *out);   /* JSON lines */
+void device_reset(struct device *d);
+
+/* Logs an event (JSON line) from a front end, e.g. a startup note; op
+ * OP_COUNT means "none". detail is extra JSON members or NULL. */
+void device_event(struct device *d, const char *event, enum dev_op op,
+                  uint64_t off, uint64_t len, const char *detail);
+
+#endif

@@ -1,0 +1,29 @@
+/* store.h - where the device keeps its blocks: sparse memory (blocks are
+ * allocated on first write; unwritten and trimmed blocks read as zeros) or
+ * a file (pread/pwrite; trim punches a hole). The store works in whole
+ * 4 KiB blocks; the device does read-modify-write for partial ones. The
+ * caller serialises access to any one block. */
+#ifndef SWAPEMU_STORE_H
+#define SWAPEMU_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profile.h"
+
+struct store;
+
+/* Opens the store the profile describes. A file store keeps an existing
+ * file of exactly the profile's size (its contents are not lost) and
+ * refuses one of another size. Returns NULL with a reason in err. */
+struct store *store_open(const struct profile *p, char *err, size_t errlen);
+void store_close(struct store *s);
+
+int store_read(struct store *s, uint64_t blk, void *buf);
+int store_write(struct store *s, uint64_t blk, const void *buf);
+int store_trim(struct store *s, uint64_t blk);
+int store_sync(struct store *s);
+/* Bytes of memory or disk the store holds in blocks. */
+uint64_t store_used(const struct store *s);
+
+#endif
