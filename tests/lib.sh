@@ -1,0 +1,45 @@
+# tests/lib.sh - shared helpers for the shell tests (sourced, not run).
+# TAP output; exit 0 pass, 1 fail, 77 skip. Each test gets its own run
+# directory, so it only ever sees and detaches its own targets.
+
+TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SWAPEMU=$TOP/swapemu
+BUILD=${BUILD:-$TOP/build}
+export SWAPEMU_RUN_DIR=$(mktemp -d /tmp/swapemu-test.XXXXXX)
+_tap_n=0
+_tap_fail=0
+
+skip_all() { echo "1..0 # SKIP $*"; rm -rf "$SWAPEMU_RUN_DIR"; exit 77; }
+plan() { echo "1..$1"; }
+ok() { # CONDITION-STATUS DESCRIPTION
+	_tap_n=$((_tap_n + 1))
+	if [ "$1" = 0 ]; then echo "ok $_tap_n - $2"; else echo "not ok $_tap_n - $2"; _tap_fail=1; fi
+}
+check() { # DESCRIPTION COMMAND... : ok if the command succeeds
+	local d=$1; shift
+	if "$@"; then ok 0 "$d"; else ok 1 "$d"; fi
+}
+diag() { echo "$*" | sed 's/^/# /'; }
+done_testing() { exit $_tap_fail; }
+
+# Skips unless this machine can do what the swap tests need.
+require_swap_env() {
+	[ "$(id -u)" = 0 ] || skip_all "needs root"
+	[ -c /dev/fuse ] || skip_all "no /dev/fuse"
+	[ -e /dev/loop-control ] || skip_all "no loop devices"
+	[ -r /proc/swaps ] || skip_all "no swap support"
+	command -v swapon >/dev/null || skip_all "no swapon"
+	[ -x "$BUILD/swapemu-fuse" ] || skip_all "swapemu-fuse not built"
+}
+
+# Tear down everything this test attached, whatever happened.
+cleanup() {
+	"$SWAPEMU" detach --all >/dev/null 2>&1 || "$SWAPEMU" detach --all || true
+	rm -rf "$SWAPEMU_RUN_DIR"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+# json_num KEY: the number (or true/false/null) a flat JSON object on stdin
+# gives KEY.
+json_num() { grep -o "\"$1\": *[-0-9.a-z]*" | head -1 | sed 's/.*: *//'; }
