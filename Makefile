@@ -16,7 +16,7 @@ DEPS := \
 	/usr/include/liburing.h:liburing-dev \
 	/usr/include/libnbd.h:libnbd-dev \
 	/usr/include/nbdkit-plugin.h:nbdkit-plugin-dev \
-	/usr/sbin/nbdkit:nbdkit \
+	/usr/bin/nbdkit:nbdkit \
 	/usr/bin/nbdfuse:nbdfuse \
 	/usr/bin/prove:perl \
 	/usr/bin/pkg-config:pkg-config \
@@ -61,7 +61,7 @@ ifneq ($(MISSING),)
 	fi
 endif
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h) | deps
+$(BUILD)/%.o: %.c $(wildcard lib/*.h */*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -71,11 +71,12 @@ $(BUILD)/libswapemu.a: $(LIB_OBJS)
 $(BUILD)/swapemu-fuse: $(FUSE_OBJS) $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+# The workload and the client need only libc: they may be linked statically.
 $(BUILD)/swapemu-torture: $(TORTURE_OBJS) $(BUILD)/libswapemu.a
-	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lpthread
 
 $(BUILD)/swapemu-ctl: $(BUILD)/tools/swapemu-ctl.o $(BUILD)/libswapemu.a
-	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lpthread
 
 $(BUILD)/nbdkit-swapemu-plugin.so: $(PLUGIN_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -shared -o $@ $^ $(LIBS)

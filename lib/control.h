@@ -1,4 +1,4 @@
-/* control.h - the control socket: a Unix stream socket, mode 0600, one
+/* control.h - the control socket: a Unix stream socket only root may use, one
  * command line per connection. The reply is the command's output followed
  * by a last line "ok" or "error: REASON". Commands:
  *   help       list the commands

@@ -49,7 +49,7 @@ check "nothing left for the bad profile" test ! -e "$SWAPEMU_RUN_DIR/bad"
 
 # Foreign swap: detach --all must leave it alone.
 img=$SWAPEMU_RUN_DIR/foreign.img
-truncate -s 64M "$img" && mkswap "$img" >/dev/null
+truncate -s 64M "$img" && chmod 600 "$img" && mkswap "$img" >/dev/null 2>&1
 floop=$(losetup --find --show "$img")
 swapon -p 5 "$floop"
 "$SWAPEMU" attach --profile "$TOP/configs/stable.conf" >/dev/null 2>&1

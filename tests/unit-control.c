@@ -1,0 +1,85 @@
+/* unit-control: the control socket server and client: commands, errors,
+ * permissions, a second server refused on a live socket. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "control.h"
+#include "ctlclient.h"
+#include "tap.h"
+
+static int extra(struct device *d, const char *args, FILE *out, char *err,
+		 size_t errlen, void *opaque)
+{
+	(void)d, (void)opaque;
+	if (!strcmp(args, "fail")) {
+		snprintf(err, errlen, "asked to fail");
+		return -1;
+	}
+	fprintf(out, "args=[%s]\n", args);
+	return 0;
+}
+
+int main(void)
+{
+	char dir[] = "/tmp/unit-control.XXXXXX", path[128], err[512], *body;
+	struct profile p;
+	uint64_t v;
+	plan(13);
+	if (!mkdtemp(dir))
+		skip_all("cannot make a temporary directory");
+	snprintf(path, sizeof path, "%s/ctl", dir);
+	profile_defaults(&p);
+	p.size = 1 << 20;
+	profile_finish(&p, err, sizeof err);
+	struct device *d = device_open(&p, NULL, NULL, err, sizeof err);
+	struct control *c = control_start(path, d, err, sizeof err);
+	ok(c != NULL, "serve a control socket (%s)", c ? "" : err);
+	struct stat st;
+	ok(stat(path, &st) == 0 && (st.st_mode & 077) == 0,
+	   "only its owner may use the socket (mode %o)", st.st_mode & 0777);
+	ok(control_start(path, d, err, sizeof err) == NULL &&
+	       strstr(err, "in use"),
+	   "a second server on a live socket is refused: %s", err);
+
+	char buf[4096] = {1};
+	uint64_t t0 = device_begin(d, OP_WRITE);
+	device_end(d, OP_WRITE, t0, sizeof buf, device_write(d, buf, sizeof buf, 0));
+	ok(ctl_request(path, "counters", &body, NULL, err, sizeof err) == 0,
+	   "counters");
+	ok(ctl_counter(body, "write.count", &v) == 0 && v == 1 &&
+	       ctl_counter(body, "capture.unstamped", &v) == 0 && v == 1,
+	   "counters report the write");
+	ok(ctl_counter(body, "no.such.key", &v) == -1, "absent keys are absent");
+	free(body);
+	ok(ctl_request(path, "stats", &body, NULL, err, sizeof err) == 0 &&
+	       body[0] == '{' && strstr(body, "\"write\":{\"count\":1"),
+	   "stats is JSON");
+	free(body);
+	ok(ctl_request(path, "bogus", &body, NULL, err, sizeof err) == -1 &&
+	       strstr(err, "unknown command 'bogus'"),
+	   "unknown command: %s", err);
+	control_add(c, "echo", "test command", extra, NULL);
+	ok(ctl_request(path, "echo  a b", &body, NULL, err, sizeof err) == 0 &&
+	       !strcmp(body, "args=[a b]\n"),
+	   "added command gets its arguments");
+	free(body);
+	ok(ctl_request(path, "echo fail", &body, NULL, err, sizeof err) == -1 &&
+	       !strcmp(err, "asked to fail"),
+	   "a failing command reports its reason");
+	ok(ctl_request(path, "reset", NULL, NULL, err, sizeof err) == 0 &&
+	       ctl_request(path, "counters", &body, NULL, err, sizeof err) == 0 &&
+	       ctl_counter(body, "write.count", &v) == 0 && v == 0,
+	   "reset");
+	free(body);
+	control_stop(c);
+	ok(access(path, F_OK) != 0, "stop removes the socket");
+	ok(ctl_request(path, "stats", &body, NULL, err, sizeof err) == -1 &&
+	       strstr(err, path),
+	   "no server: the error names the socket: %s", err);
+	device_close(d);
+	rmdir(dir);
+	done_testing();
+}

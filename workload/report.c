@@ -1,0 +1,178 @@
+/* report.c - the run's report: one JSON object, or a table for people. */
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "torture.h"
+
+static void json_str(FILE *f, const char *s)
+{
+	if (!s) {
+		fputs("null", f);
+		return;
+	}
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static void json_opt(FILE *f, const char *key, const struct opt_u64 *v)
+{
+	fprintf(f, ",\"%s\":", key);
+	if (v->known)
+		fprintf(f, "%" PRIu64, v->v);
+	else
+		fputs("null", f);
+}
+
+static void json_u64(FILE *f, const char *key, uint64_t v)
+{
+	fprintf(f, ",\"%s\":%" PRIu64, key, v);
+}
+
+static void json_bool(FILE *f, const char *key, bool v)
+{
+	fprintf(f, ",\"%s\":%s", key, v ? "true" : "false");
+}
+
+void report_json(const struct torture_opts *o, const struct torture_result *r,
+                 FILE *f)
+{
+	const struct device_side *d = &r->dev;
+	const struct opt_u64 none = {0};
+	bool dev = d->present;
+
+	fprintf(f, "{\"swapouts\":%" PRIu64, r->swapouts);
+	json_opt(f, "clean", dev ? &d->clean : &none);
+	json_opt(f, "torn", dev ? &d->torn : &none);
+	json_opt(f, "modified", dev ? &d->modified : &none);
+	json_opt(f, "unstamped", dev ? &d->unstamped : &none);
+	json_opt(f, "violations", dev ? &d->violations : &none);
+	json_u64(f, "copied", r->copied);
+	json_u64(f, "lost", r->lost);
+	json_u64(f, "corrupt", r->corrupt);
+	fputs(",\"kernel\":", f);
+	json_str(f, r->kernel);
+	fputs(",\"profile\":", f);
+	json_str(f, dev && d->profile_known ? d->profile : NULL);
+	json_u64(f, "seed", o->seed);
+	fputs(",\"target\":", f);
+	json_str(f, o->target);
+	json_u64(f, "pages", o->pages);
+	json_u64(f, "batch", o->batch);
+	json_u64(f, "modify_ms", o->modify_ms);
+	json_u64(f, "rounds", r->rounds);
+	fprintf(f, ",\"seconds\":%.3f", r->seconds);
+	json_u64(f, "not_swapped", r->not_swapped);
+	json_u64(f, "under_writeback", r->under_writeback);
+	json_u64(f, "copied_under_writeback", r->copied_under_writeback);
+	json_u64(f, "swapins", r->swapins);
+	json_u64(f, "kernel_pswpout", r->kernel_pswpout);
+	json_bool(f, "swap_cache_dropped", r->swap_cache_dropped);
+	fputs(",\"device_idle\":", f);
+	fputs(!dev ? "null" : d->idle ? "true" : "false", f);
+	json_opt(f, "write_errors", dev ? &d->write_errors : &none);
+	json_opt(f, "checksum_errors", dev ? &d->checksum_errors : &none);
+	json_opt(f, "device_seed", dev ? &d->seed : &none);
+	fputs(",\"damaged\":[", f);
+	for (unsigned k = 0; k < r->ndamaged; k++)
+		fprintf(f,
+		        "%s{\"page\":%" PRIu64 ",\"word\":%u,\"kind\":\"%s\"}",
+		        k ? "," : "", r->damaged[k].page, r->damaged[k].word,
+		        r->damaged[k].kind == DAMAGE_LOST ? "lost" : "corrupt");
+	fputc(']', f);
+	/* Beyond the documented core keys. */
+	json_u64(f, "damaged_total", r->damaged_total);
+	json_u64(f, "writeback_race", r->writeback_race);
+	json_u64(f, "final_swapouts", r->final_swapouts);
+	json_u64(f, "verified", r->verified);
+	json_u64(f, "unreadable", r->unreadable);
+	fprintf(f, ",\"run\":\"%#" PRIx64 "\"", r->run);
+	fputs(",\"cgroup\":", f);
+	json_str(f, r->cgroup);
+	json_opt(f, "swap_cache_left", &r->swap_cache_left);
+	json_bool(f, "interrupted", r->interrupted);
+	fputs("}\n", f);
+}
+
+static void row(FILE *f, const char *name, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static void row(FILE *f, const char *name, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(f, "  %-24s ", name);
+	va_start(ap, fmt);
+	vfprintf(f, fmt, ap);
+	va_end(ap);
+	fputc('\n', f);
+}
+
+static void row_opt(FILE *f, const char *name, const struct opt_u64 *v,
+                    bool dev)
+{
+	if (dev && v->known)
+		row(f, name, "%" PRIu64, v->v);
+	else
+		row(f, name, "n/a");
+}
+
+void report_human(const struct torture_opts *o, const struct torture_result *r,
+                  FILE *f)
+{
+	const struct device_side *d = &r->dev;
+	bool dev = d->present;
+
+	fprintf(f,
+	        "swapemu-torture: kernel %s, target %s, seed %" PRIu64 "%s\n",
+	        r->kernel, o->target ? o->target : "(none)", o->seed,
+	        r->interrupted ? " (interrupted)" : "");
+	row(f, "pages",
+	    "%" PRIu64 " (batch %" PRIu64 ", modify %" PRIu64 " ms)", o->pages,
+	    o->batch, o->modify_ms);
+	row(f, "rounds", "%" PRIu64 " in %.1f s", r->rounds, r->seconds);
+	row(f, "swapouts", "%" PRIu64, r->swapouts);
+	row(f, "not swapped", "%" PRIu64, r->not_swapped);
+	row(f, "under writeback", "%" PRIu64, r->under_writeback);
+	row(f, "copied", "%" PRIu64, r->copied);
+	row(f, "copied under writeback", "%" PRIu64, r->copied_under_writeback);
+	row(f, "writeback ended at fault", "%" PRIu64, r->writeback_race);
+	row_opt(f, "device: clean", &d->clean, dev);
+	row_opt(f, "device: torn", &d->torn, dev);
+	row_opt(f, "device: modified", &d->modified, dev);
+	row_opt(f, "device: unstamped", &d->unstamped, dev);
+	row_opt(f, "device: violations", &d->violations, dev);
+	row_opt(f, "device: write errors", &d->write_errors, dev);
+	row_opt(f, "device: checksum errors", &d->checksum_errors, dev);
+	row(f, "device: profile", "%s",
+	    dev && d->profile_known ? d->profile : "n/a");
+	row(f, "device: idle at the end", "%s",
+	    !dev      ? "n/a"
+	    : d->idle ? "yes"
+	              : "NO (timed out)");
+	row(f, "swap cache dropped", "%s%s",
+	    r->swap_cache_dropped ? "yes" : "no",
+	    r->cgroup ? (r->cgroup[1] == '2' ? " (cgroup v2)" : " (cgroup v1)")
+	              : " (no memory cgroup)");
+	row(f, "final swap-outs", "%" PRIu64, r->final_swapouts);
+	row(f, "swap-ins (pswpin)", "%" PRIu64, r->swapins);
+	row(f, "kernel pswpout", "%" PRIu64, r->kernel_pswpout);
+	row(f, "verified", "%" PRIu64 " of %" PRIu64, r->verified, o->pages);
+	row(f, "lost", "%" PRIu64, r->lost);
+	row(f, "corrupt", "%" PRIu64 "%s", r->corrupt,
+	    r->unreadable ? " (some unreadable: swap-in failed)" : "");
+	for (unsigned k = 0; k < r->ndamaged && k < 10; k++)
+		fprintf(f, "    page %" PRIu64 " word %u: %s\n",
+		        r->damaged[k].page, r->damaged[k].word,
+		        r->damaged[k].kind == DAMAGE_LOST ? "lost" : "corrupt");
+	if (r->damaged_total > 10)
+		fprintf(f, "    ... %" PRIu64 " more (see --json)\n",
+		        r->damaged_total - 10);
+}
