@@ -39,15 +39,17 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 FUSE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fusefs/*.c))
 TORTURE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard workload/*.c))
-UNIT_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%.t,$(wildcard tests/*.c))
+C_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%.t,$(wildcard tests/*.c))
+UNIT_TESTS := $(filter $(BUILD)/tests/unit-%,$(C_TESTS))
 PLUGIN_SRCS := $(wildcard nbdplugin/*.c)
 PLUGIN := $(if $(PLUGIN_SRCS),$(BUILD)/nbdkit-swapemu-plugin.so)
 TOOLS := $(BUILD)/swapemu-ctl
 
 PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN)
 
+.SECONDARY:
 .PHONY: all deps check check-unit check-san demo clean install format
-all: deps $(PROGRAMS) $(UNIT_TESTS)
+all: deps $(PROGRAMS) $(C_TESTS)
 
 deps:
 ifneq ($(MISSING),)
@@ -87,14 +89,18 @@ $(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(BUILD)/libswapemu.a
 # Unit tests first (fast, no root), then the system tests against the kernel.
 PROVE := prove --exec tests/tap-run
 check: all
-	$(PROVE) $(addprefix ./,$(UNIT_TESTS)) $(sort $(wildcard ./tests/*.t))
+	$(PROVE) $(addprefix ./,$(UNIT_TESTS) $(filter-out $(UNIT_TESTS),$(C_TESTS))) \
+		$(sort $(wildcard ./tests/*.t))
 
 check-unit: all
 	$(PROVE) $(addprefix ./,$(UNIT_TESTS))
 
-# The unit tests again under AddressSanitizer and UBSan.
+# The unit tests, and the FUSE daemon and workload under real swap, again
+# under AddressSanitizer and UBSan.
 check-san:
 	$(MAKE) SAN=1 check-unit
+	BUILD=$(CURDIR)/build-san SWAPEMU_LIBEXEC=$(CURDIR)/build-san \
+		$(PROVE) ./tests/attach.t ./tests/torture-stable.t ./tests/torture-stable-missing.t
 
 demo: all
 	./tools/demo
@@ -105,7 +111,7 @@ format:
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/swapemu
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/libexec/swapemu/
-	sed 's|^SWAPEMU_LIBEXEC=.*|SWAPEMU_LIBEXEC=$(PREFIX)/libexec/swapemu|' swapemu > $(DESTDIR)$(PREFIX)/bin/swapemu
+	sed 's|^SWAPEMU_LIBEXEC=.*|SWAPEMU_LIBEXEC=$${SWAPEMU_LIBEXEC:-$(PREFIX)/libexec/swapemu}|' swapemu > $(DESTDIR)$(PREFIX)/bin/swapemu
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/swapemu
 
 clean:

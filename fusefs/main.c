@@ -194,6 +194,7 @@ int main(int argc, char **argv)
 	struct fuse_args args = FUSE_ARGS_INIT(geteuid() == 0 ? 3 : 1, fargv);
 	struct fuse_session *se =
 	    fuse_session_new(&args, &fusefs_ops, sizeof fusefs_ops, &fs);
+	fuse_opt_free_args(&args);
 	if (!se)
 		die("cannot create the FUSE session%s", "");
 	if (fuse_session_mount(se, o.mountpoint)) {
