@@ -26,7 +26,7 @@ struct capture_ctx {
 static void sleep_ns(uint64_t ns)
 {
 	struct timespec ts = {(time_t)(ns / 1000000000ull),
-			      (long)(ns % 1000000000ull)};
+	                      (long)(ns % 1000000000ull)};
 	while (nanosleep(&ts, &ts) && errno == EINTR)
 		;
 }
@@ -53,9 +53,10 @@ static void *capture_loop(void *arg)
 			continue;
 		if (r <= 0) {
 			if (r < 0)
-				fprintf(stderr, "swapemu-fuse: reading "
-						"/dev/fuse: %s\n",
-					strerror(-r));
+				fprintf(stderr,
+				        "swapemu-fuse: reading "
+				        "/dev/fuse: %s\n",
+				        strerror(-r));
 			fuse_session_exit(se);
 			break;
 		}

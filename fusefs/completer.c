@@ -88,7 +88,7 @@ static void *completer_loop(void *arg)
 		uint64_t due = c->heap[0].due_ns;
 		if (!c->stopping && due > now_ns()) {
 			struct timespec ts = {(time_t)(due / 1000000000ull),
-					      (long)(due % 1000000000ull)};
+			                      (long)(due % 1000000000ull)};
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 			continue;
 		}
@@ -120,8 +120,8 @@ struct completer *completer_start(struct device *dev)
 	return c;
 }
 
-void completer_add(struct completer *c, fuse_req_t req, size_t size,
-		   int result, uint64_t start_ns, uint64_t delay_ns)
+void completer_add(struct completer *c, fuse_req_t req, size_t size, int result,
+                   uint64_t start_ns, uint64_t delay_ns)
 {
 	struct pending p = {now_ns() + delay_ns, start_ns, req, size, result};
 	if (!delay_ns) {

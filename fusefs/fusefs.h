@@ -29,8 +29,8 @@ struct completer;
 struct completer *completer_start(struct device *dev);
 /* Replies to req (a write of size bytes that returned result, begun at
  * start_ns) after delay_ns; replies at once when delay_ns is 0. */
-void completer_add(struct completer *c, fuse_req_t req, size_t size,
-		   int result, uint64_t start_ns, uint64_t delay_ns);
+void completer_add(struct completer *c, fuse_req_t req, size_t size, int result,
+                   uint64_t start_ns, uint64_t delay_ns);
 /* Replies to everything still pending, now, and stops the thread. */
 void completer_stop(struct completer *c);
 

@@ -53,7 +53,7 @@ static void die(const char *fmt, const char *arg)
 }
 
 static void parse_options(int argc, char **argv, struct options *o,
-			  struct profile *p)
+                          struct profile *p)
 {
 	static const struct option longs[] = {
 	    {"profile", required_argument, 0, 'p'},
@@ -75,7 +75,7 @@ static void parse_options(int argc, char **argv, struct options *o,
 	*o = (struct options){.name = "target", .threads = 8};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:s:n:c:g:e:t:P:fh", longs,
-				NULL)) != -1) {
+	                        NULL)) != -1) {
 		switch (c) {
 		case 'p':
 			o->profile = optarg;
@@ -125,7 +125,8 @@ static void parse_options(int argc, char **argv, struct options *o,
 			die("option '%s' needs a value", argv[optind - 1]);
 			break;
 		default:
-			die("unknown option '%s' (see --help)", argv[optind - 1]);
+			die("unknown option '%s' (see --help)",
+			    argv[optind - 1]);
 		}
 	}
 	profile_defaults(p);
@@ -142,7 +143,7 @@ static void parse_options(int argc, char **argv, struct options *o,
 	}
 	if (optind != argc - 1)
 		die("%s", optind == argc ? "missing MOUNTPOINT (see --help)"
-					 : "too many arguments (see --help)");
+		                         : "too many arguments (see --help)");
 	o->mountpoint = argv[optind];
 	struct stat st;
 	if (stat(o->mountpoint, &st))
@@ -159,19 +160,19 @@ static void protect_daemon(void)
 #if defined(__SANITIZE_ADDRESS__)
 	/* ASan's shadow memory cannot be locked. */
 	fprintf(stderr, "swapemu-fuse: note: sanitizer build, memory not "
-			"locked\n");
+	                "locked\n");
 #else
 	if (mlockall(MCL_CURRENT | MCL_FUTURE))
 		fprintf(stderr,
-			"swapemu-fuse: warning: mlockall failed (%s); the "
-			"daemon could be swapped onto itself\n",
-			strerror(errno));
+		        "swapemu-fuse: warning: mlockall failed (%s); the "
+		        "daemon could be swapped onto itself\n",
+		        strerror(errno));
 #endif
 	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0))
 		fprintf(stderr,
-			"swapemu-fuse: note: PR_SET_IO_FLUSHER unavailable "
-			"(%s); continuing without it\n",
-			strerror(errno));
+		        "swapemu-fuse: note: PR_SET_IO_FLUSHER unavailable "
+		        "(%s); continuing without it\n",
+		        strerror(errno));
 	FILE *f = fopen("/proc/self/oom_score_adj", "w");
 	if (f) {
 		fputs("-1000", f);
@@ -186,7 +187,8 @@ int main(int argc, char **argv)
 	char err[1024];
 	parse_options(argc, argv, &o, &p);
 
-	struct device *dev = device_open(&p, o.gentab, o.events, err, sizeof err);
+	struct device *dev =
+	    device_open(&p, o.gentab, o.events, err, sizeof err);
 	if (!dev)
 		die("%s", err);
 	struct fusefs fs = {.dev = dev, .file_name = o.name};
@@ -211,11 +213,12 @@ int main(int argc, char **argv)
 		FILE *f = fopen(o.pidfile, "w");
 		if (!f || fprintf(f, "%d\n", (int)getpid()) < 0 || fclose(f)) {
 			fprintf(stderr, "swapemu-fuse: %s: %s\n", o.pidfile,
-				strerror(errno));
+			        strerror(errno));
 			goto unmount;
 		}
 	}
-	if (o.control && !(ctl = control_start(o.control, dev, err, sizeof err))) {
+	if (o.control &&
+	    !(ctl = control_start(o.control, dev, err, sizeof err))) {
 		fprintf(stderr, "swapemu-fuse: %s\n", err);
 		goto unmount;
 	}
@@ -225,8 +228,8 @@ int main(int argc, char **argv)
 	protect_daemon();
 	char detail[600];
 	snprintf(detail, sizeof detail,
-		 "\"profile\":\"%s\",\"seed\":%llu,\"front_end\":\"fuse\"",
-		 p.name, (unsigned long long)p.seed);
+	         "\"profile\":\"%s\",\"seed\":%llu,\"front_end\":\"fuse\"",
+	         p.name, (unsigned long long)p.seed);
 	device_event(dev, "start", OP_COUNT, 0, 0, detail);
 	rc = capture_run(se, dev, o.threads) ? 1 : 0;
 	fuse_remove_signal_handlers(se);

@@ -40,7 +40,7 @@ static void op_init(void *userdata, struct fuse_conn_info *conn)
 	/* Splice would change when the payload is copied; keep plain reads so
 	 * the capture is the read of /dev/fuse. */
 	conn->want &= ~(unsigned)(FUSE_CAP_SPLICE_READ | FUSE_CAP_SPLICE_WRITE |
-				  FUSE_CAP_SPLICE_MOVE);
+	                          FUSE_CAP_SPLICE_MOVE);
 	if (conn->capable & FUSE_CAP_ASYNC_DIO)
 		conn->want |= FUSE_CAP_ASYNC_DIO;
 	/* Many writes in flight at once (loop submits direct I/O async). */
@@ -56,14 +56,14 @@ static void op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	struct fuse_entry_param e = {.ino = FILE_INO,
-				     .attr_timeout = ATTR_TIMEOUT,
-				     .entry_timeout = ATTR_TIMEOUT};
+	                             .attr_timeout = ATTR_TIMEOUT,
+	                             .entry_timeout = ATTR_TIMEOUT};
 	fill_attr(fs, FILE_INO, &e.attr);
 	fuse_reply_entry(req, &e);
 }
 
 static void op_getattr(fuse_req_t req, fuse_ino_t ino,
-		       struct fuse_file_info *fi)
+                       struct fuse_file_info *fi)
 {
 	(void)fi;
 	struct stat st;
@@ -76,18 +76,19 @@ static void op_getattr(fuse_req_t req, fuse_ino_t ino,
 }
 
 static void op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
-		       int to_set, struct fuse_file_info *fi)
+                       int to_set, struct fuse_file_info *fi)
 {
 	struct fusefs *fs = fs_of(req);
 	/* The size is the device's: refuse to change it, accept no-ops and
 	 * time updates so ordinary tools don't fail. */
 	if ((to_set & FUSE_SET_ATTR_SIZE) &&
-	    (ino != FILE_INO || (uint64_t)attr->st_size != device_size(fs->dev))) {
+	    (ino != FILE_INO ||
+	     (uint64_t)attr->st_size != device_size(fs->dev))) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
-	if (to_set & (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID |
-		      FUSE_SET_ATTR_GID)) {
+	if (to_set &
+	    (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)) {
 		fuse_reply_err(req, EPERM);
 		return;
 	}
@@ -109,7 +110,7 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+                    struct fuse_file_info *fi)
 {
 	(void)ino, (void)fi;
 	struct fusefs *fs = fs_of(req);
@@ -134,16 +135,17 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		     size_t size, off_t off, struct fuse_file_info *fi)
+                     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)ino, (void)fi;
 	struct fusefs *fs = fs_of(req);
 	uint64_t start = device_begin(fs->dev, OP_WRITE);
-	int r = off < 0 ? -EINVAL : device_write(fs->dev, buf, size, (uint64_t)off);
+	int r =
+	    off < 0 ? -EINVAL : device_write(fs->dev, buf, size, (uint64_t)off);
 	if (r == -EINVAL)
 		r = -ENOSPC; /* a write past the end of a fixed-size file */
 	completer_add(fs->completer, req, size, r, start,
-		      device_completion_delay(fs->dev));
+	              device_completion_delay(fs->dev));
 }
 
 static void op_flush_like(fuse_req_t req)
@@ -156,7 +158,7 @@ static void op_flush_like(fuse_req_t req)
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-		     struct fuse_file_info *fi)
+                     struct fuse_file_info *fi)
 {
 	(void)ino, (void)datasync, (void)fi;
 	op_flush_like(req);
@@ -168,8 +170,8 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_err(req, 0); /* close(): nothing to do */
 }
 
-static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
-			 off_t off, off_t len, struct fuse_file_info *fi)
+static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
+                         off_t len, struct fuse_file_info *fi)
 {
 	(void)ino, (void)fi;
 	struct fusefs *fs = fs_of(req);
@@ -177,15 +179,15 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
 		op = OP_TRIM;
 	else if (mode == FALLOC_FL_ZERO_RANGE ||
-		 mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
+	         mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
 		op = OP_ZERO;
 	else if (mode == 0 || mode == FALLOC_FL_KEEP_SIZE) {
 		/* Every block already exists. */
 		fuse_reply_err(req, off < 0 || len <= 0 ||
-						(uint64_t)off + (uint64_t)len >
-						    device_size(fs->dev)
-					    ? EINVAL
-					    : 0);
+		                            (uint64_t)off + (uint64_t)len >
+		                                device_size(fs->dev)
+		                        ? EINVAL
+		                        : 0);
 		return;
 	} else {
 		fuse_reply_err(req, EOPNOTSUPP);
@@ -196,14 +198,15 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 		return;
 	}
 	uint64_t start = device_begin(fs->dev, op);
-	int r = op == OP_TRIM ? device_trim(fs->dev, (uint64_t)len, (uint64_t)off)
-			      : device_zero(fs->dev, (uint64_t)len, (uint64_t)off);
+	int r = op == OP_TRIM
+	            ? device_trim(fs->dev, (uint64_t)len, (uint64_t)off)
+	            : device_zero(fs->dev, (uint64_t)len, (uint64_t)off);
 	fuse_reply_err(req, -r);
 	device_end(fs->dev, op, start, (uint64_t)len, r);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		       struct fuse_file_info *fi)
+                       struct fuse_file_info *fi)
 {
 	(void)fi;
 	struct fusefs *fs = fs_of(req);
@@ -218,9 +221,8 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	for (off_t i = off; i < 3; i++) {
 		struct stat st = {.st_ino = inos[i]};
 		st.st_mode = i == 2 ? S_IFREG : S_IFDIR;
-		size_t need = fuse_add_direntry(req, buf + used,
-						sizeof buf - used, names[i],
-						&st, i + 1);
+		size_t need = fuse_add_direntry(
+		    req, buf + used, sizeof buf - used, names[i], &st, i + 1);
 		if (used + need > size || used + need > sizeof buf)
 			break;
 		used += need;
@@ -229,15 +231,15 @@ static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 }
 
 const struct fuse_lowlevel_ops fusefs_ops = {
-	.init = op_init,
-	.lookup = op_lookup,
-	.getattr = op_getattr,
-	.setattr = op_setattr,
-	.open = op_open,
-	.read = op_read,
-	.write = op_write,
-	.flush = op_flush,
-	.fsync = op_fsync,
-	.fallocate = op_fallocate,
-	.readdir = op_readdir,
+    .init = op_init,
+    .lookup = op_lookup,
+    .getattr = op_getattr,
+    .setattr = op_setattr,
+    .open = op_open,
+    .read = op_read,
+    .write = op_write,
+    .flush = op_flush,
+    .fsync = op_fsync,
+    .fallocate = op_fallocate,
+    .readdir = op_readdir,
 };

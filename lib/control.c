@@ -38,7 +38,7 @@ struct conn {
 };
 
 static int cmd_help(struct device *d, const char *args, FILE *out, char *err,
-		    size_t errlen, void *opaque)
+                    size_t errlen, void *opaque)
 {
 	struct control *c = opaque;
 	(void)d, (void)args, (void)err, (void)errlen;
@@ -50,7 +50,7 @@ static int cmd_help(struct device *d, const char *args, FILE *out, char *err,
 }
 
 static int cmd_stats(struct device *d, const char *args, FILE *out, char *err,
-		     size_t errlen, void *opaque)
+                     size_t errlen, void *opaque)
 {
 	(void)args, (void)err, (void)errlen, (void)opaque;
 	device_stats_json(d, out);
@@ -58,23 +58,23 @@ static int cmd_stats(struct device *d, const char *args, FILE *out, char *err,
 }
 
 static int cmd_counters(struct device *d, const char *args, FILE *out,
-			char *err, size_t errlen, void *opaque)
+                        char *err, size_t errlen, void *opaque)
 {
 	(void)args, (void)err, (void)errlen, (void)opaque;
 	device_counters(d, out);
 	return 0;
 }
 
-static int cmd_events(struct device *d, const char *args, FILE *out,
-		      char *err, size_t errlen, void *opaque)
+static int cmd_events(struct device *d, const char *args, FILE *out, char *err,
+                      size_t errlen, void *opaque)
 {
 	(void)args, (void)err, (void)errlen, (void)opaque;
 	device_events(d, out);
 	return 0;
 }
 
-static int cmd_profile(struct device *d, const char *args, FILE *out,
-		       char *err, size_t errlen, void *opaque)
+static int cmd_profile(struct device *d, const char *args, FILE *out, char *err,
+                       size_t errlen, void *opaque)
 {
 	(void)args, (void)err, (void)errlen, (void)opaque;
 	profile_write(device_profile(d), out);
@@ -82,7 +82,7 @@ static int cmd_profile(struct device *d, const char *args, FILE *out,
 }
 
 static int cmd_reset(struct device *d, const char *args, FILE *out, char *err,
-		     size_t errlen, void *opaque)
+                     size_t errlen, void *opaque)
 {
 	(void)args, (void)out, (void)err, (void)errlen, (void)opaque;
 	device_reset(d);
@@ -90,7 +90,7 @@ static int cmd_reset(struct device *d, const char *args, FILE *out, char *err,
 }
 
 int control_add(struct control *c, const char *name, const char *help,
-		control_fn fn, void *opaque)
+                control_fn fn, void *opaque)
 {
 	pthread_mutex_lock(&c->lock);
 	int ok = c->ncmds < MAX_COMMANDS;
@@ -142,7 +142,7 @@ static void *serve_conn(void *arg)
 	pthread_mutex_unlock(&c->lock);
 	if (!cmd.fn)
 		fprintf(out, "error: unknown command '%s' (try 'help')\n",
-			line);
+		        line);
 	else if (cmd.fn(c->dev, args, out, err, sizeof err, cmd.opaque))
 		fprintf(out, "error: %s\n", *err ? err : "failed");
 	else
@@ -171,7 +171,7 @@ static void *accept_loop(void *arg)
 		pthread_attr_init(&attr);
 		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
 		if (!cn || (*cn = (struct conn){c, fd},
-			    pthread_create(&t, &attr, serve_conn, cn))) {
+		            pthread_create(&t, &attr, serve_conn, cn))) {
 			close(fd);
 			free(cn);
 			atomic_fetch_sub(&c->active, 1);
@@ -192,8 +192,8 @@ static int claim_path(const char *path, char *err, size_t errlen)
 	close(fd);
 	if (live) {
 		snprintf(err, errlen,
-			 "%s: control socket is in use by a running target",
-			 path);
+		         "%s: control socket is in use by a running target",
+		         path);
 		return -1;
 	}
 	unlink(path);
@@ -201,7 +201,7 @@ static int claim_path(const char *path, char *err, size_t errlen)
 }
 
 struct control *control_start(const char *path, struct device *d, char *err,
-			      size_t errlen)
+                              size_t errlen)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof a.sun_path) {
@@ -226,19 +226,18 @@ struct control *control_start(const char *path, struct device *d, char *err,
 	umask(old);
 	if (r || listen(c->fd, 16)) {
 		snprintf(err, errlen, "%s: cannot serve control socket: %m",
-			 path);
+		         path);
 		goto fail;
 	}
 	control_add(c, "help", "list the commands", cmd_help, c);
 	control_add(c, "stats", "statistics as one JSON object", cmd_stats,
-		    NULL);
+	            NULL);
 	control_add(c, "counters", "statistics as 'key value' lines",
-		    cmd_counters, NULL);
-	control_add(c, "events", "the event log, JSON lines", cmd_events,
-		    NULL);
+	            cmd_counters, NULL);
+	control_add(c, "events", "the event log, JSON lines", cmd_events, NULL);
 	control_add(c, "profile", "the effective profile", cmd_profile, NULL);
 	control_add(c, "reset", "zero the statistics and the event log",
-		    cmd_reset, NULL);
+	            cmd_reset, NULL);
 	if (pthread_create(&c->thread, NULL, accept_loop, c)) {
 		snprintf(err, errlen, "cannot start control thread");
 		unlink(path);

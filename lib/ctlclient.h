@@ -14,7 +14,7 @@
  * problem returns -1 with a reason naming path. If out is not NULL the
  * body is also streamed to it as it arrives (for "events --follow"). */
 int ctl_request(const char *path, const char *cmd, char **body, FILE *out,
-		char *err, size_t errlen);
+                char *err, size_t errlen);
 
 /* Looks up "key value" in a counters reply. Returns 0 and the value, or -1
  * if the key is absent. */

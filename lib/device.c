@@ -33,8 +33,8 @@ struct device {
 	struct eventlog *log;
 	struct gentab *gentab;
 	uint64_t nblocks;
-	uint64_t *csum;        /* per block, valid where has_csum[blk] */
-	uint8_t *has_csum;     /* written under the block's lock */
+	uint64_t *csum;    /* per block, valid where has_csum[blk] */
+	uint8_t *has_csum; /* written under the block's lock */
 	pthread_mutex_t locks[NLOCKS];
 	uint64_t start_ns;
 	struct op_stats ops[OP_COUNT];
@@ -63,23 +63,23 @@ static struct gentab *gentab_map(const char *path, char *err, size_t errlen)
 	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		snprintf(err, errlen, "%s: cannot create generation table: %m",
-			 path);
+		         path);
 		return NULL;
 	}
 	struct stat st;
 	if (fstat(fd, &st) || ((uint64_t)st.st_size != GENTAB_SIZE &&
-			       ftruncate(fd, (off_t)GENTAB_SIZE))) {
+	                       ftruncate(fd, (off_t)GENTAB_SIZE))) {
 		snprintf(err, errlen, "%s: cannot size generation table: %m",
-			 path);
+		         path);
 		close(fd);
 		return NULL;
 	}
-	struct gentab *t = mmap(NULL, GENTAB_SIZE, PROT_READ | PROT_WRITE,
-				MAP_SHARED, fd, 0);
+	struct gentab *t =
+	    mmap(NULL, GENTAB_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (t == MAP_FAILED) {
 		snprintf(err, errlen, "%s: cannot map generation table: %m",
-			 path);
+		         path);
 		return NULL;
 	}
 	if (t->magic != GENTAB_MAGIC) {
@@ -91,7 +91,7 @@ static struct gentab *gentab_map(const char *path, char *err, size_t errlen)
 }
 
 struct device *device_open(const struct profile *p, const char *gentab_path,
-			   const char *events_path, char *err, size_t errlen)
+                           const char *events_path, char *err, size_t errlen)
 {
 	struct device *d = calloc(1, sizeof *d);
 	if (!d) {
@@ -106,8 +106,9 @@ struct device *device_open(const struct profile *p, const char *gentab_path,
 	d->csum = calloc(d->nblocks, sizeof *d->csum);
 	d->has_csum = calloc(d->nblocks, 1);
 	if (!d->csum || !d->has_csum) {
-		snprintf(err, errlen, "cannot allocate checksums for %" PRIu64
-				      " blocks", d->nblocks);
+		snprintf(err, errlen,
+		         "cannot allocate checksums for %" PRIu64 " blocks",
+		         d->nblocks);
 		goto fail;
 	}
 	d->store = store_open(p, err, errlen);
@@ -165,7 +166,7 @@ uint64_t device_begin(struct device *d, enum dev_op op)
 }
 
 void device_end(struct device *d, enum dev_op op, uint64_t start_ns,
-		uint64_t bytes, int err)
+                uint64_t bytes, int err)
 {
 	struct op_stats *s = &d->ops[op];
 	hist_record(&s->latency, now_ns() - start_ns);
@@ -179,19 +180,18 @@ void device_end(struct device *d, enum dev_op op, uint64_t start_ns,
 }
 
 void device_event(struct device *d, const char *event, enum dev_op op,
-		  uint64_t off, uint64_t len, const char *detail)
+                  uint64_t off, uint64_t len, const char *detail)
 {
 	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
 	char line[512];
 	snprintf(line, sizeof line,
-		 "{\"time\":%lld.%06ld,\"elapsed\":%.6f,\"event\":\"%s\","
-		 "\"op\":\"%s\",\"offset\":%" PRIu64 ",\"length\":%" PRIu64
-		 "%s%s}",
-		 (long long)rt.tv_sec, rt.tv_nsec / 1000,
-		 (double)(now_ns() - d->start_ns) / 1e9, event,
-		 dev_op_name(op), off, len, detail && *detail ? "," : "",
-		 detail ? detail : "");
+	         "{\"time\":%lld.%06ld,\"elapsed\":%.6f,\"event\":\"%s\","
+	         "\"op\":\"%s\",\"offset\":%" PRIu64 ",\"length\":%" PRIu64
+	         "%s%s}",
+	         (long long)rt.tv_sec, rt.tv_nsec / 1000,
+	         (double)(now_ns() - d->start_ns) / 1e9, event, dev_op_name(op),
+	         off, len, detail && *detail ? "," : "", detail ? detail : "");
 	eventlog_add(d->log, line);
 }
 
@@ -207,8 +207,8 @@ static pthread_mutex_t *block_lock(struct device *d, uint64_t blk)
 
 /* Classifies the whole blocks of a captured write; returns the number of
  * violations it found. */
-static unsigned classify_capture(struct device *d, const char *buf,
-				 size_t len, uint64_t off)
+static unsigned classify_capture(struct device *d, const char *buf, size_t len,
+                                 uint64_t off)
 {
 	unsigned violations = 0;
 	uint64_t first = (off + BLK - 1) / BLK * BLK - off;
@@ -216,17 +216,18 @@ static unsigned classify_capture(struct device *d, const char *buf,
 		const void *page = buf + at;
 		enum stamp_class c = stamp_classify(page, d->gentab);
 		atomic_fetch_add(&d->classes[c], 1);
-		if (!d->prof.require || (c != STAMP_TORN && c != STAMP_MODIFIED))
+		if (!d->prof.require ||
+		    (c != STAMP_TORN && c != STAMP_MODIFIED))
 			continue;
 		violations++;
 		atomic_fetch_add(&d->violations, 1);
 		const uint64_t *w = page;
 		char detail[160];
 		snprintf(detail, sizeof detail,
-			 "\"class\":\"%s\",\"page\":%" PRIu64 ",\"head\":%" PRIu64
-			 ",\"tail\":%" PRIu64,
-			 stamp_class_name(c), w[STAMP_W_INDEX], w[STAMP_W_HEAD],
-			 w[STAMP_W_TAIL]);
+		         "\"class\":\"%s\",\"page\":%" PRIu64
+		         ",\"head\":%" PRIu64 ",\"tail\":%" PRIu64,
+		         stamp_class_name(c), w[STAMP_W_INDEX], w[STAMP_W_HEAD],
+		         w[STAMP_W_TAIL]);
 		device_event(d, "violation", OP_WRITE, off + at, BLK, detail);
 	}
 	return violations;
@@ -234,7 +235,7 @@ static unsigned classify_capture(struct device *d, const char *buf,
 
 /* Stores one block's worth of data (whole or partial) under its lock. */
 static int store_block(struct device *d, uint64_t blk, const char *src,
-		       size_t in_off, size_t n)
+                       size_t in_off, size_t n)
 {
 	char bounce[BLK];
 	const char *data = src;
@@ -275,7 +276,7 @@ int device_write(struct device *d, const void *buf, size_t len, uint64_t off)
 		int r = store_block(d, blk, p, in_off, n);
 		if (r) {
 			device_event(d, "store-error", OP_WRITE, off, n,
-				     "\"reason\":\"store write failed\"");
+			             "\"reason\":\"store write failed\"");
 			return r;
 		}
 		p += n, off += n, len -= n;
@@ -290,15 +291,15 @@ static int load_block(struct device *d, uint64_t blk, char *dst)
 	pthread_mutex_lock(lk);
 	int r = store_read(d->store, blk, dst);
 	int bad = !r && d->has_csum[blk] &&
-		  checksum(d->prof.checksum, dst, BLK) != d->csum[blk];
+	          checksum(d->prof.checksum, dst, BLK) != d->csum[blk];
 	pthread_mutex_unlock(lk);
 	if (r)
 		return r;
 	if (bad) {
 		atomic_fetch_add(&d->checksum_errors, 1);
 		device_event(d, "checksum-error", OP_READ, blk * BLK, BLK,
-			     "\"reason\":\"stored block does not match its "
-			     "checksum\"");
+		             "\"reason\":\"stored block does not match its "
+		             "checksum\"");
 		if (d->prof.verify_reads == ON_ERROR_EIO)
 			return -EIO;
 	}
@@ -370,7 +371,7 @@ uint64_t device_completion_delay(struct device *d)
 	if (dist_is_zero(&d->prof.completion))
 		return 0;
 	return dist_sample(&d->prof.completion, d->prof.seed ^ 0xc0,
-			   atomic_fetch_add(&d->completion_n, 1));
+	                   atomic_fetch_add(&d->completion_n, 1));
 }
 
 uint64_t device_capture_delay(struct device *d)
@@ -378,7 +379,7 @@ uint64_t device_capture_delay(struct device *d)
 	if (dist_is_zero(&d->prof.capture))
 		return 0;
 	return dist_sample(&d->prof.capture, d->prof.seed ^ 0xca,
-			   atomic_fetch_add(&d->capture_n, 1));
+	                   atomic_fetch_add(&d->capture_n, 1));
 }
 
 void device_reset(struct device *d)
@@ -407,31 +408,32 @@ void device_counters(struct device *d, FILE *out)
 {
 	const struct profile *p = &d->prof;
 	fprintf(out, "profile %s\nseed %" PRIu64 "\nsize %" PRIu64 "\n",
-		p->name, p->seed, p->size);
+	        p->name, p->seed, p->size);
 	fprintf(out, "advertise %d\nrequire %d\n", p->advertise, p->require);
 	for (int i = 0; i < OP_COUNT; i++) {
 		struct op_stats *s = &d->ops[i];
 		const char *n = dev_op_name(i);
 		fprintf(out,
-			"%s.count %" PRIu64 "\n%s.bytes %" PRIu64
-			"\n%s.errors %" PRIu64 "\n%s.inflight %" PRIu64
-			"\n%s.inflight_max %" PRIu64 "\n%s.p50_us %" PRIu64
-			"\n%s.p99_us %" PRIu64 "\n%s.max_us %" PRIu64 "\n",
-			n, atomic_load(&s->count), n, atomic_load(&s->bytes), n,
-			atomic_load(&s->errors), n, atomic_load(&s->inflight),
-			n, atomic_load(&s->inflight_max), n,
-			hist_percentile(&s->latency, 50) / 1000, n,
-			hist_percentile(&s->latency, 99) / 1000, n,
-			atomic_load(&s->latency.max) / 1000);
+		        "%s.count %" PRIu64 "\n%s.bytes %" PRIu64
+		        "\n%s.errors %" PRIu64 "\n%s.inflight %" PRIu64
+		        "\n%s.inflight_max %" PRIu64 "\n%s.p50_us %" PRIu64
+		        "\n%s.p99_us %" PRIu64 "\n%s.max_us %" PRIu64 "\n",
+		        n, atomic_load(&s->count), n, atomic_load(&s->bytes), n,
+		        atomic_load(&s->errors), n, atomic_load(&s->inflight),
+		        n, atomic_load(&s->inflight_max), n,
+		        hist_percentile(&s->latency, 50) / 1000, n,
+		        hist_percentile(&s->latency, 99) / 1000, n,
+		        atomic_load(&s->latency.max) / 1000);
 	}
 	fprintf(out, "inflight %" PRIu64 "\n", atomic_load(&d->inflight));
 	for (int c = 0; c < STAMP_NCLASSES; c++)
 		fprintf(out, "capture.%s %" PRIu64 "\n", stamp_class_name(c),
-			atomic_load(&d->classes[c]));
-	fprintf(out, "violations %" PRIu64 "\nchecksum_errors %" PRIu64
-		     "\nevents %" PRIu64 "\nstore_used %" PRIu64 "\n",
-		atomic_load(&d->violations), atomic_load(&d->checksum_errors),
-		eventlog_count(d->log), store_used(d->store));
+		        atomic_load(&d->classes[c]));
+	fprintf(out,
+	        "violations %" PRIu64 "\nchecksum_errors %" PRIu64
+	        "\nevents %" PRIu64 "\nstore_used %" PRIu64 "\n",
+	        atomic_load(&d->violations), atomic_load(&d->checksum_errors),
+	        eventlog_count(d->log), store_used(d->store));
 }
 
 void device_stats_json(struct device *d, FILE *out)
@@ -441,39 +443,40 @@ void device_stats_json(struct device *d, FILE *out)
 	dist_format(&p->capture, cap, sizeof cap);
 	dist_format(&p->completion, comp, sizeof comp);
 	fprintf(out,
-		"{\"profile\":\"%s\",\"seed\":%" PRIu64 ",\"size\":%" PRIu64
-		",\"uptime\":%.3f,\"advertise\":%s,\"require\":%s,"
-		"\"on_violation\":\"%s\",\"checksum\":\"%s\","
-		"\"capture_delay\":\"%s\",\"completion_delay\":\"%s\","
-		"\"store_used\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"ops\":{",
-		p->name, p->seed, p->size,
-		(double)(now_ns() - d->start_ns) / 1e9,
-		p->advertise ? "true" : "false", p->require ? "true" : "false",
-		p->on_violation == ON_ERROR_EIO ? "eio" : "log",
-		csum_kind_name(p->checksum), cap, comp, store_used(d->store),
-		atomic_load(&d->inflight));
+	        "{\"profile\":\"%s\",\"seed\":%" PRIu64 ",\"size\":%" PRIu64
+	        ",\"uptime\":%.3f,\"advertise\":%s,\"require\":%s,"
+	        "\"on_violation\":\"%s\",\"checksum\":\"%s\","
+	        "\"capture_delay\":\"%s\",\"completion_delay\":\"%s\","
+	        "\"store_used\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"ops\":{",
+	        p->name, p->seed, p->size,
+	        (double)(now_ns() - d->start_ns) / 1e9,
+	        p->advertise ? "true" : "false", p->require ? "true" : "false",
+	        p->on_violation == ON_ERROR_EIO ? "eio" : "log",
+	        csum_kind_name(p->checksum), cap, comp, store_used(d->store),
+	        atomic_load(&d->inflight));
 	for (int i = 0; i < OP_COUNT; i++) {
 		struct op_stats *s = &d->ops[i];
 		fprintf(out,
-			"%s\"%s\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
-			",\"errors\":%" PRIu64 ",\"inflight\":%" PRIu64
-			",\"inflight_max\":%" PRIu64
-			",\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,"
-			"\"max\":%.1f}}",
-			i ? "," : "", dev_op_name(i), atomic_load(&s->count),
-			atomic_load(&s->bytes), atomic_load(&s->errors),
-			atomic_load(&s->inflight), atomic_load(&s->inflight_max),
-			hist_percentile(&s->latency, 50) / 1e3,
-			hist_percentile(&s->latency, 99) / 1e3,
-			atomic_load(&s->latency.max) / 1e3);
+		        "%s\"%s\":{\"count\":%" PRIu64 ",\"bytes\":%" PRIu64
+		        ",\"errors\":%" PRIu64 ",\"inflight\":%" PRIu64
+		        ",\"inflight_max\":%" PRIu64
+		        ",\"latency_us\":{\"p50\":%.1f,\"p99\":%.1f,"
+		        "\"max\":%.1f}}",
+		        i ? "," : "", dev_op_name(i), atomic_load(&s->count),
+		        atomic_load(&s->bytes), atomic_load(&s->errors),
+		        atomic_load(&s->inflight),
+		        atomic_load(&s->inflight_max),
+		        hist_percentile(&s->latency, 50) / 1e3,
+		        hist_percentile(&s->latency, 99) / 1e3,
+		        atomic_load(&s->latency.max) / 1e3);
 	}
 	fprintf(out, "},\"capture\":{");
 	for (int c = 0; c < STAMP_NCLASSES; c++)
 		fprintf(out, "%s\"%s\":%" PRIu64, c ? "," : "",
-			stamp_class_name(c), atomic_load(&d->classes[c]));
+		        stamp_class_name(c), atomic_load(&d->classes[c]));
 	fprintf(out,
-		"},\"violations\":%" PRIu64 ",\"checksum_errors\":%" PRIu64
-		",\"events\":%" PRIu64 "}\n",
-		atomic_load(&d->violations), atomic_load(&d->checksum_errors),
-		eventlog_count(d->log));
+	        "},\"violations\":%" PRIu64 ",\"checksum_errors\":%" PRIu64
+	        ",\"events\":%" PRIu64 "}\n",
+	        atomic_load(&d->violations), atomic_load(&d->checksum_errors),
+	        eventlog_count(d->log));
 }

@@ -24,7 +24,7 @@ struct eventlog *eventlog_open(const char *path, char *err, size_t errlen)
 		l->file = fopen(path, "ae");
 		if (!l->file) {
 			snprintf(err, errlen, "%s: cannot open event log: %m",
-				 path);
+			         path);
 			free(l);
 			return NULL;
 		}
@@ -61,7 +61,8 @@ void eventlog_add(struct eventlog *l, const char *line)
 void eventlog_dump(struct eventlog *l, FILE *out)
 {
 	pthread_mutex_lock(&l->lock);
-	uint64_t first = l->total > EVENTLOG_KEEP ? l->total - EVENTLOG_KEEP : 0;
+	uint64_t first =
+	    l->total > EVENTLOG_KEEP ? l->total - EVENTLOG_KEEP : 0;
 	for (uint64_t i = first; i < l->total; i++) {
 		const char *e = l->ring[i % EVENTLOG_KEEP];
 		if (e)

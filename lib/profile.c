@@ -43,7 +43,7 @@ static int parse_bool(const char *v, int *out)
 	    !strcmp(v, "1") || !strcasecmp(v, "on"))
 		*out = 1;
 	else if (!strcasecmp(v, "no") || !strcasecmp(v, "false") ||
-		 !strcmp(v, "0") || !strcasecmp(v, "off"))
+	         !strcmp(v, "0") || !strcasecmp(v, "off"))
 		*out = 0;
 	else
 		return -1;
@@ -75,7 +75,7 @@ static int parse_u64(const char *v, uint64_t *out)
 
 /* Sets one key. Returns 0, or -1 with the reason in err. */
 static int set_key(struct profile *p, const char *section, const char *key,
-		   const char *v, char *err, size_t errlen)
+                   const char *v, char *err, size_t errlen)
 {
 #define FAIL(...)                                                              \
 	do {                                                                   \
@@ -139,8 +139,9 @@ static int set_key(struct profile *p, const char *section, const char *key,
 			FAIL("bad priority '%s' (use -1 to 32767)", v);
 		p->priority = (int)x;
 	} else if (strcasecmp(section, "device") &&
-		   strcasecmp(section, "stable-writes") &&
-		   strcasecmp(section, "delay") && strcasecmp(section, "swap")) {
+	           strcasecmp(section, "stable-writes") &&
+	           strcasecmp(section, "delay") &&
+	           strcasecmp(section, "swap")) {
 		FAIL("unknown section [%s]", section);
 	} else {
 		FAIL("unknown key '%s' in [%s]", key, section);
@@ -170,16 +171,15 @@ static char *counting_reader(char *buf, int size, void *stream)
 }
 
 static int on_key(void *user, const char *section, const char *key,
-		       const char *value)
+                  const char *value)
 {
 	struct load_ctx *c = user;
 	if (c->error_line)
 		return 0; /* keep the first error only */
 	if (!*section)
 		snprintf(c->why, sizeof c->why, "key '%s' outside any section",
-			 key);
-	else if (set_key(c->p, section, key, value, c->why, sizeof c->why) ==
-		 0)
+		         key);
+	else if (set_key(c->p, section, key, value, c->why, sizeof c->why) == 0)
 		return 1;
 	c->error_line = c->line;
 	return 0;
@@ -198,9 +198,9 @@ int profile_load(struct profile *p, const char *file, char *err, size_t errlen)
 	fclose(c.f);
 	if (line) {
 		snprintf(err, errlen, "%s:%d: %s", file, line,
-			 line == c.error_line ? c.why
-					      : "malformed line (expected "
-						"[section] or key = value)");
+		         line == c.error_line ? c.why
+		                              : "malformed line (expected "
+		                                "[section] or key = value)");
 		return -1;
 	}
 	const char *base = strrchr(file, '/');
@@ -210,7 +210,7 @@ int profile_load(struct profile *p, const char *file, char *err, size_t errlen)
 }
 
 int profile_set(struct profile *p, const char *assignment, char *err,
-		size_t errlen)
+                size_t errlen)
 {
 	char buf[1024], *dot, *eq;
 	snprintf(buf, sizeof buf, "%s", assignment);
@@ -218,9 +218,9 @@ int profile_set(struct profile *p, const char *assignment, char *err,
 	dot = eq ? memchr(buf, '.', (size_t)(eq - buf)) : NULL;
 	if (!eq || !dot) {
 		snprintf(err, errlen,
-			 "bad setting '%s' (use section.key=value, e.g. "
-			 "delay.capture=5ms)",
-			 assignment);
+		         "bad setting '%s' (use section.key=value, e.g. "
+		         "delay.capture=5ms)",
+		         assignment);
 		return -1;
 	}
 	*dot = *eq = 0;
@@ -242,16 +242,16 @@ int profile_finish(struct profile *p, char *err, size_t errlen)
 	}
 	if (p->store == STORE_MEMORY && p->store_path[0]) {
 		snprintf(err, errlen, "%s: path is set but store is memory",
-			 p->name);
+		         p->name);
 		return -1;
 	}
 	if (!p->seed) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		p->seed = stamp_mix((uint64_t)ts.tv_nsec ^
-				    ((uint64_t)ts.tv_sec << 20) ^
-				    (uint64_t)getpid()) >>
-			  16;
+		                    ((uint64_t)ts.tv_sec << 20) ^
+		                    (uint64_t)getpid()) >>
+		          16;
 		if (!p->seed)
 			p->seed = 1;
 	}
@@ -265,28 +265,28 @@ void profile_write(const struct profile *p, FILE *out)
 	dist_format(&p->completion, comp, sizeof comp);
 	if (p->size % (1ull << 30) == 0)
 		snprintf(size, sizeof size, "%lluG",
-			 (unsigned long long)(p->size >> 30));
+		         (unsigned long long)(p->size >> 30));
 	else if (p->size % (1ull << 20) == 0)
 		snprintf(size, sizeof size, "%lluM",
-			 (unsigned long long)(p->size >> 20));
+		         (unsigned long long)(p->size >> 20));
 	else
 		snprintf(size, sizeof size, "%llu",
-			 (unsigned long long)p->size);
+		         (unsigned long long)p->size);
 	fprintf(out, "# effective profile, from %s\n", p->name);
 	fprintf(out, "[device]\nsize = %s\nstore = %s\n", size,
-		p->store == STORE_FILE ? "file" : "memory");
+	        p->store == STORE_FILE ? "file" : "memory");
 	if (p->store_path[0])
 		fprintf(out, "path = %s\n", p->store_path);
 	fprintf(out, "checksum = %s\nverify-reads = %s\nseed = %llu\n",
-		csum_kind_name(p->checksum),
-		p->verify_reads == ON_ERROR_EIO ? "eio" : "log",
-		(unsigned long long)p->seed);
+	        csum_kind_name(p->checksum),
+	        p->verify_reads == ON_ERROR_EIO ? "eio" : "log",
+	        (unsigned long long)p->seed);
 	fprintf(out,
-		"\n[stable-writes]\nadvertise = %s\nrequire = %s\n"
-		"on-violation = %s\n",
-		p->advertise ? "yes" : "no", p->require ? "yes" : "no",
-		p->on_violation == ON_ERROR_EIO ? "eio" : "log");
+	        "\n[stable-writes]\nadvertise = %s\nrequire = %s\n"
+	        "on-violation = %s\n",
+	        p->advertise ? "yes" : "no", p->require ? "yes" : "no",
+	        p->on_violation == ON_ERROR_EIO ? "eio" : "log");
 	fprintf(out, "\n[delay]\ncapture = %s\ncompletion = %s\n", cap, comp);
 	fprintf(out, "\n[swap]\ndirect-io = %s\npriority = %d\n",
-		p->direct_io ? "yes" : "no", p->priority);
+	        p->direct_io ? "yes" : "no", p->priority);
 }

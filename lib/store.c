@@ -16,7 +16,7 @@ struct store {
 	enum store_kind kind;
 	uint64_t nblocks;
 	void **blocks; /* memory: one pointer per block, NULL = zeros */
-	int fd;                /* file */
+	int fd;        /* file */
 	_Atomic uint64_t used;
 };
 
@@ -34,9 +34,9 @@ struct store *store_open(const struct profile *p, char *err, size_t errlen)
 		s->blocks = calloc(s->nblocks, sizeof *s->blocks);
 		if (!s->blocks) {
 			snprintf(err, errlen,
-				 "cannot allocate the block table for a %llu "
-				 "byte store",
-				 (unsigned long long)p->size);
+			         "cannot allocate the block table for a %llu "
+			         "byte store",
+			         (unsigned long long)p->size);
 			free(s);
 			return NULL;
 		}
@@ -46,27 +46,27 @@ struct store *store_open(const struct profile *p, char *err, size_t errlen)
 	struct stat st;
 	if (s->fd < 0 || fstat(s->fd, &st)) {
 		snprintf(err, errlen, "%s: cannot open store file: %m",
-			 p->store_path);
+		         p->store_path);
 		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: store is not a regular file",
-			 p->store_path);
+		         p->store_path);
 		goto fail;
 	}
 	if (st.st_size == 0) {
 		if (ftruncate(s->fd, (off_t)p->size)) {
 			snprintf(err, errlen, "%s: cannot size store file: %m",
-				 p->store_path);
+			         p->store_path);
 			goto fail;
 		}
 	} else if ((uint64_t)st.st_size != p->size) {
 		/* Never truncate or grow what somebody stored. */
 		snprintf(err, errlen,
-			 "%s: store file holds %lld bytes but the profile "
-			 "says %llu; refusing to resize it",
-			 p->store_path, (long long)st.st_size,
-			 (unsigned long long)p->size);
+		         "%s: store file holds %lld bytes but the profile "
+		         "says %llu; refusing to resize it",
+		         p->store_path, (long long)st.st_size,
+		         (unsigned long long)p->size);
 		goto fail;
 	}
 	s->used = (uint64_t)st.st_blocks * 512;
@@ -97,7 +97,7 @@ static int full_pread(int fd, void *buf, uint64_t off)
 	size_t done = 0;
 	while (done < BLK) {
 		ssize_t n = pread(fd, (char *)buf + done, BLK - done,
-				  (off_t)(off + done));
+		                  (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
@@ -116,7 +116,7 @@ static int full_pwrite(int fd, const void *buf, uint64_t off)
 	size_t done = 0;
 	while (done < BLK) {
 		ssize_t n = pwrite(fd, (const char *)buf + done, BLK - done,
-				   (off_t)(off + done));
+		                   (off_t)(off + done));
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -158,7 +158,7 @@ int store_trim(struct store *s, uint64_t blk)
 {
 	if (s->kind == STORE_FILE) {
 		if (fallocate(s->fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE,
-			      (off_t)(blk * BLK), BLK) == 0)
+		              (off_t)(blk * BLK), BLK) == 0)
 			return 0;
 		/* No hole punching here: write zeros instead. */
 		static const char zeros[BLK];

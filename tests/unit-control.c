@@ -11,7 +11,7 @@
 #include "tap.h"
 
 static int extra(struct device *d, const char *args, FILE *out, char *err,
-		 size_t errlen, void *opaque)
+                 size_t errlen, void *opaque)
 {
 	(void)d, (void)opaque;
 	if (!strcmp(args, "fail")) {
@@ -46,13 +46,15 @@ int main(void)
 
 	char buf[4096] = {1};
 	uint64_t t0 = device_begin(d, OP_WRITE);
-	device_end(d, OP_WRITE, t0, sizeof buf, device_write(d, buf, sizeof buf, 0));
+	device_end(d, OP_WRITE, t0, sizeof buf,
+	           device_write(d, buf, sizeof buf, 0));
 	ok(ctl_request(path, "counters", &body, NULL, err, sizeof err) == 0,
 	   "counters");
 	ok(ctl_counter(body, "write.count", &v) == 0 && v == 1 &&
 	       ctl_counter(body, "capture.unstamped", &v) == 0 && v == 1,
 	   "counters report the write");
-	ok(ctl_counter(body, "no.such.key", &v) == -1, "absent keys are absent");
+	ok(ctl_counter(body, "no.such.key", &v) == -1,
+	   "absent keys are absent");
 	free(body);
 	ok(ctl_request(path, "stats", &body, NULL, err, sizeof err) == 0 &&
 	       body[0] == '{' && strstr(body, "\"write\":{\"count\":1"),
@@ -70,7 +72,8 @@ int main(void)
 	       !strcmp(err, "asked to fail"),
 	   "a failing command reports its reason");
 	ok(ctl_request(path, "reset", NULL, NULL, err, sizeof err) == 0 &&
-	       ctl_request(path, "counters", &body, NULL, err, sizeof err) == 0 &&
+	       ctl_request(path, "counters", &body, NULL, err, sizeof err) ==
+	           0 &&
 	       ctl_counter(body, "write.count", &v) == 0 && v == 0,
 	   "reset");
 	free(body);

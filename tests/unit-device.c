@@ -22,7 +22,8 @@ static uint64_t counter(struct device *d, const char *key)
 	fclose(f);
 	uint64_t v = (uint64_t)-1;
 	size_t klen = strlen(key);
-	for (char *l = buf; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
+	for (char *l = buf; l && *l;
+	     l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
 		if (!strncmp(l, key, klen) && l[klen] == ' ')
 			v = strtoull(l + klen + 1, NULL, 10);
 	free(buf);
@@ -72,12 +73,13 @@ int main(void)
 	   "unaligned write across a block boundary");
 	ok(device_read(d, b, 4096, 0) == 0 && b[0] == 0 && b[4095] == 0,
 	   "unwritten blocks read as zeros");
-	ok(device_trim(d, 4096, 8192) == 0 && device_read(d, b, 4096, 8192) == 0 &&
-	       !memchr(b, 1, 4096) && b[7] == 0,
+	ok(device_trim(d, 4096, 8192) == 0 &&
+	       device_read(d, b, 4096, 8192) == 0 && !memchr(b, 1, 4096) &&
+	       b[7] == 0,
 	   "a trimmed block reads as zeros");
-	ok(device_zero(d, 10, 12288 + 5) == 0 && device_read(d, b, 4096, 12288) == 0 &&
-	       b[4] == a[4096 + 4] && b[5] == 0 && b[14] == 0 &&
-	       b[15] == a[4096 + 15],
+	ok(device_zero(d, 10, 12288 + 5) == 0 &&
+	       device_read(d, b, 4096, 12288) == 0 && b[4] == a[4096 + 4] &&
+	       b[5] == 0 && b[14] == 0 && b[15] == a[4096 + 15],
 	   "zeroing part of a block keeps the rest");
 	ok(device_write(d, a, 4096, (1 << 20) - 2048) == -EINVAL,
 	   "a write past the end is refused");
@@ -93,7 +95,8 @@ int main(void)
 	device_write(d, page, 4096, 4096);
 	ok(counter(d, "capture.clean") == 1 && counter(d, "capture.torn") == 1,
 	   "stamped pages classified clean and torn");
-	ok(counter(d, "capture.unstamped") == 3 && counter(d, "violations") == 0,
+	ok(counter(d, "capture.unstamped") == 3 &&
+	       counter(d, "violations") == 0,
 	   "plain blocks unstamped; nothing required, no violation");
 	device_reset(d);
 	ok(counter(d, "capture.clean") == 0 && counter(d, "write.count") == 0,
@@ -115,25 +118,28 @@ int main(void)
 	p.on_violation = ON_ERROR_EIO;
 	d = open_dev(&p, gpath);
 	int fd = open(gpath, O_RDWR);
-	struct gentab *g = mmap(NULL, GENTAB_SIZE, PROT_READ | PROT_WRITE,
-				MAP_SHARED, fd, 0);
+	struct gentab *g =
+	    mmap(NULL, GENTAB_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	ok(g != MAP_FAILED && g->magic == GENTAB_MAGIC,
 	   "the device creates the generation table");
 	atomic_store(&g->run, 42);
 	atomic_store(&g->gen[3], 5);
 	stamp_fill(page, 42, 3, 5);
-	ok(device_write(d, page, 4096, 0) == 0, "seq == published: clean, stored");
+	ok(device_write(d, page, 4096, 0) == 0,
+	   "seq == published: clean, stored");
 	stamp_fill(page, 42, 3, 6);
 	ok(device_write(d, page, 4096, 0) == -EIO,
 	   "seq > published: modified, refused with EIO");
-	ok(device_read(d, b, 4096, 0) == 0 && ((uint64_t *)b)[STAMP_W_HEAD] == 5,
+	ok(device_read(d, b, 4096, 0) == 0 &&
+	       ((uint64_t *)b)[STAMP_W_HEAD] == 5,
 	   "the refused write stored nothing");
 	ok(counter(d, "capture.modified") == 1 && counter(d, "violations") == 1,
 	   "counted as modified and as a violation");
 	char *ev = events(d);
 	ok(ev && strstr(ev, "\"event\":\"violation\"") &&
-	       strstr(ev, "\"offset\":0") && strstr(ev, "\"class\":\"modified\""),
+	       strstr(ev, "\"offset\":0") &&
+	       strstr(ev, "\"class\":\"modified\""),
 	   "the event log has the violation with its offset");
 	free(ev);
 	device_close(d);

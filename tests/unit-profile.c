@@ -27,7 +27,7 @@ static int refused(const char *text, const char *want)
 	int r = load(text, &p, err, sizeof err);
 	int same = !memcmp(&p, &before, sizeof p);
 	return ok(r == -1 && strstr(err, want) && same,
-		  "refused with '%s' (got '%s'), profile untouched", want, err);
+	          "refused with '%s' (got '%s'), profile untouched", want, err);
 }
 
 int main(void)
@@ -43,11 +43,11 @@ int main(void)
 	   "defaults");
 
 	ok(load("# a comment\n[device]\nsize = 64M\nchecksum = xxh3\nseed = 7\n"
-		"[stable-writes]\nadvertise = yes\nrequire = yes\n"
-		"on-violation = eio\n[delay]\ncapture = 2ms\n"
-		"completion = uniform:1ms..3ms\n[swap]\npriority = 10\n"
-		"direct-io = no\n",
-		&p, err, sizeof err) == 0,
+	        "[stable-writes]\nadvertise = yes\nrequire = yes\n"
+	        "on-violation = eio\n[delay]\ncapture = 2ms\n"
+	        "completion = uniform:1ms..3ms\n[swap]\npriority = 10\n"
+	        "direct-io = no\n",
+	        &p, err, sizeof err) == 0,
 	   "a full profile loads (%s)", err);
 	ok(p.size == 64u << 20 && p.checksum == CSUM_XXH3 && p.seed == 7 &&
 	       p.advertise && p.require && p.on_violation == ON_ERROR_EIO,
@@ -60,18 +60,20 @@ int main(void)
 	   p.name);
 
 	refused("[device]\nsize = 64M\nbogus = 1\n",
-		":3: unknown key 'bogus' in [device]");
+	        ":3: unknown key 'bogus' in [device]");
 	refused("[devices]\nsize = 64M\n", ":2: unknown section [devices]");
-	refused("[device]\nsize = 12345\n", ":2: size '12345' is not a multiple");
+	refused("[device]\nsize = 12345\n",
+	        ":2: size '12345' is not a multiple");
 	refused("[device]\nsize = lots\n", ":2: bad size 'lots'");
 	refused("[device]\nchecksum = md5\n", ":2: bad checksum 'md5'");
 	refused("[stable-writes]\nadvertise = maybe\n", ":2: bad advertise");
 	refused("[delay]\ncapture = 5\n", ":2: bad duration");
 	refused("[delay]\ncompletion = uniform:5ms..1ms\n", ":2:");
 	refused("size = 1M\n", ":1: key 'size' outside any section");
-	refused("[device]\nthis line has no equals sign\n", ":2: malformed line");
+	refused("[device]\nthis line has no equals sign\n",
+	        ":2: malformed line");
 	refused("[device]\nsize = 64M\n[swap]\npriority = 99999\n",
-		":4: bad priority");
+	        ":4: bad priority");
 
 	profile_defaults(&p);
 	ok(profile_set(&p, "delay.capture=7ms", err, sizeof err) == 0 &&
