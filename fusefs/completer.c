@@ -1,5 +1,6 @@
-/* completer.c - delayed write completions, ordered by deadline in a
- * binary heap served by one thread. */
+/* completer.c - delayed and stalled replies. Delayed ones wait in a binary
+ * heap ordered by due time, served by one thread; stalled ones wait in a
+ * list until the device's release moves them to the heap. */
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -8,10 +9,13 @@
 #include "fusefs.h"
 
 struct pending {
-	uint64_t due_ns, start_ns;
-	fuse_req_t req;
-	size_t size;
-	int result;
+	uint64_t due_ns;
+	struct reply r;
+};
+
+struct queue {
+	struct pending *v;
+	size_t n, cap;
 };
 
 struct completer {
@@ -19,8 +23,7 @@ struct completer {
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	pthread_t thread;
-	struct pending *heap;
-	size_t n, cap;
+	struct queue heap, stalled;
 	int stopping;
 };
 
@@ -31,46 +34,63 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static void reply(struct completer *c, const struct pending *p)
+static void send_reply(struct completer *c, struct reply *r)
 {
-	if (p->result < 0)
-		fuse_reply_err(p->req, -p->result);
+	if (r->result < 0)
+		fuse_reply_err(r->req, -r->result);
+	else if (r->op == OP_WRITE)
+		fuse_reply_write(r->req, r->size);
+	else if (r->op == OP_READ)
+		fuse_reply_buf(r->req, r->buf, r->size);
 	else
-		fuse_reply_write(p->req, p->size);
-	device_end(c->dev, OP_WRITE, p->start_ns, p->size, p->result);
+		fuse_reply_err(r->req, 0);
+	device_end(c->dev, r->op, r->start_ns, r->size, r->result);
+	free(r->buf);
 }
 
-static void heap_push(struct completer *c, struct pending p)
+static int grow(struct queue *q)
 {
-	size_t i = c->n++;
+	if (q->n < q->cap)
+		return 0;
+	size_t cap = q->cap ? 2 * q->cap : 256;
+	struct pending *v = realloc(q->v, cap * sizeof *v);
+	if (!v)
+		return -1;
+	q->v = v, q->cap = cap;
+	return 0;
+}
+
+static void heap_push(struct queue *h, struct pending p)
+{
+	size_t i = h->n++;
 	while (i) {
 		size_t parent = (i - 1) / 2;
-		if (c->heap[parent].due_ns <= p.due_ns)
+		if (h->v[parent].due_ns <= p.due_ns)
 			break;
-		c->heap[i] = c->heap[parent];
+		h->v[i] = h->v[parent];
 		i = parent;
 	}
-	c->heap[i] = p;
+	h->v[i] = p;
 }
 
-static struct pending heap_pop(struct completer *c)
+static struct pending heap_pop(struct queue *h)
 {
-	struct pending top = c->heap[0], last = c->heap[--c->n];
+	struct pending top = h->v[0], last = h->v[--h->n];
 	size_t i = 0;
 	for (;;) {
 		size_t child = 2 * i + 1;
-		if (child >= c->n)
+		if (child >= h->n)
 			break;
-		if (child + 1 < c->n &&
-		    c->heap[child + 1].due_ns < c->heap[child].due_ns)
+		if (child + 1 < h->n &&
+		    h->v[child + 1].due_ns < h->v[child].due_ns)
 			child++;
-		if (last.due_ns <= c->heap[child].due_ns)
+		if (last.due_ns <= h->v[child].due_ns)
 			break;
-		c->heap[i] = c->heap[child];
+		h->v[i] = h->v[child];
 		i = child;
 	}
-	if (c->n)
-		c->heap[i] = last;
+	if (h->n)
+		h->v[i] = last;
 	return top;
 }
 
@@ -79,26 +99,41 @@ static void *completer_loop(void *arg)
 	struct completer *c = arg;
 	pthread_mutex_lock(&c->lock);
 	for (;;) {
-		if (!c->n) {
+		if (!c->heap.n) {
 			if (c->stopping)
 				break;
 			pthread_cond_wait(&c->cond, &c->lock);
 			continue;
 		}
-		uint64_t due = c->heap[0].due_ns;
+		uint64_t due = c->heap.v[0].due_ns;
 		if (!c->stopping && due > now_ns()) {
 			struct timespec ts = {(time_t)(due / 1000000000ull),
-			                      (long)(due % 1000000000ull)};
+					      (long)(due % 1000000000ull)};
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 			continue;
 		}
-		struct pending p = heap_pop(c);
+		struct pending p = heap_pop(&c->heap);
 		pthread_mutex_unlock(&c->lock);
-		reply(c, &p);
+		send_reply(c, &p.r);
 		pthread_mutex_lock(&c->lock);
 	}
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
+}
+
+/* The device's release: every stalled reply becomes due now. */
+static void on_release(void *opaque)
+{
+	struct completer *c = opaque;
+	pthread_mutex_lock(&c->lock);
+	uint64_t now = now_ns();
+	while (c->stalled.n && !grow(&c->heap)) {
+		struct pending p = c->stalled.v[--c->stalled.n];
+		p.due_ns = now;
+		heap_push(&c->heap, p);
+	}
+	pthread_cond_signal(&c->cond);
+	pthread_mutex_unlock(&c->lock);
 }
 
 struct completer *completer_start(struct device *dev)
@@ -117,30 +152,32 @@ struct completer *completer_start(struct device *dev)
 		free(c);
 		return NULL;
 	}
+	device_on_release(dev, on_release, c);
 	return c;
 }
 
-void completer_add(struct completer *c, fuse_req_t req, size_t size, int result,
-                   uint64_t start_ns, uint64_t delay_ns)
+void completer_add(struct completer *c, const struct reply *r,
+		   const struct dev_io *io)
 {
-	struct pending p = {now_ns() + delay_ns, start_ns, req, size, result};
-	if (!delay_ns) {
-		reply(c, &p);
+	struct pending p = {now_ns() + io->delay_ns, *r};
+	if (!io->delay_ns && !io->stall) {
+		send_reply(c, &p.r);
 		return;
 	}
 	pthread_mutex_lock(&c->lock);
-	if (c->n == c->cap) {
-		size_t cap = c->cap ? 2 * c->cap : 256;
-		struct pending *h = realloc(c->heap, cap * sizeof *h);
-		if (!h) { /* cannot queue it: complete it now instead */
-			pthread_mutex_unlock(&c->lock);
-			reply(c, &p);
-			return;
-		}
-		c->heap = h, c->cap = cap;
+	struct queue *q = io->stall ? &c->stalled : &c->heap;
+	if (grow(q)) { /* cannot hold it: reply now instead */
+		pthread_mutex_unlock(&c->lock);
+		send_reply(c, &p.r);
+		return;
 	}
-	heap_push(c, p);
-	pthread_cond_signal(&c->cond);
+	if (io->stall) {
+		q->v[q->n++] = p;
+		device_stall_note(c->dev);
+	} else {
+		heap_push(q, p);
+		pthread_cond_signal(&c->cond);
+	}
 	pthread_mutex_unlock(&c->lock);
 }
 
@@ -148,6 +185,8 @@ void completer_stop(struct completer *c)
 {
 	if (!c)
 		return;
+	device_on_release(c->dev, NULL, NULL);
+	on_release(c); /* nothing stays stalled past the end */
 	pthread_mutex_lock(&c->lock);
 	c->stopping = 1;
 	pthread_cond_signal(&c->cond);
@@ -155,6 +194,7 @@ void completer_stop(struct completer *c)
 	pthread_join(c->thread, NULL);
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
-	free(c->heap);
+	free(c->heap.v);
+	free(c->stalled.v);
 	free(c);
 }

@@ -13,7 +13,12 @@ struct fusefs {
 	struct device *dev;
 	const char *file_name;
 	struct completer *completer;
+	char mountpoint[4096];
 };
+
+/* Drops the connection, as a device that vanished would: every request
+ * after it fails, and the daemon exits. */
+void fusefs_disconnect(struct fusefs *fs);
 
 extern const struct fuse_lowlevel_ops fusefs_ops;
 
@@ -23,14 +28,23 @@ extern const struct fuse_lowlevel_ops fusefs_ops;
  * delay is how long the page stays exposed. Returns 0 or -1. */
 int capture_run(struct fuse_session *se, struct device *dev, int nthreads);
 
-/* Completer: replies to writes at their completion time, from its own
- * thread, so that a slow completion never holds back other requests. */
+/* Completer: replies to requests at their completion time, from its own
+ * thread, so that a slow completion never holds back other requests; holds
+ * stalled ones until the device releases them. */
 struct completer;
+struct reply {
+	fuse_req_t req;
+	enum dev_op op;
+	int result;  /* 0 or a negative errno */
+	size_t size; /* bytes written or read */
+	char *buf;   /* a read's data; the completer frees it */
+	uint64_t start_ns;
+};
 struct completer *completer_start(struct device *dev);
-/* Replies to req (a write of size bytes that returned result, begun at
- * start_ns) after delay_ns; replies at once when delay_ns is 0. */
-void completer_add(struct completer *c, fuse_req_t req, size_t size, int result,
-                   uint64_t start_ns, uint64_t delay_ns);
+/* Replies as io says: after io->delay_ns, or at the next release if
+ * io->stall; at once otherwise. */
+void completer_add(struct completer *c, const struct reply *r,
+		   const struct dev_io *io);
 /* Replies to everything still pending, now, and stops the thread. */
 void completer_stop(struct completer *c);
 

@@ -1,6 +1,7 @@
 /* ops.c - the filesystem: a root directory with one file, the target,
  * whose reads and writes go to the device model. */
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,12 +110,23 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fuse_reply_open(req, fi);
 }
 
+/* Hands a finished request to the completer, and drops the connection
+ * afterwards if a rule said so. */
+static void finish(struct fusefs *fs, struct reply *r, struct dev_io *io)
+{
+	int disconnect = io->disconnect;
+	completer_add(fs->completer, r, io);
+	if (disconnect)
+		fusefs_disconnect(fs);
+}
+
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-                    struct fuse_file_info *fi)
+		    struct fuse_file_info *fi)
 {
 	(void)ino, (void)fi;
 	struct fusefs *fs = fs_of(req);
 	uint64_t devsize = device_size(fs->dev);
+	struct dev_io io = {0};
 	if (off < 0) {
 		fuse_reply_err(req, EINVAL);
 		return;
@@ -123,45 +135,38 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size = 0;
 	else if (size > devsize - (uint64_t)off)
 		size = devsize - (uint64_t)off;
-	uint64_t start = device_begin(fs->dev, OP_READ);
-	char *buf = malloc(size ? size : 1);
-	int r = buf ? device_read(fs->dev, buf, size, (uint64_t)off) : -ENOMEM;
-	if (r)
-		fuse_reply_err(req, -r);
-	else
-		fuse_reply_buf(req, buf, size);
-	device_end(fs->dev, OP_READ, start, size, r);
-	free(buf);
+	struct reply r = {req, OP_READ, 0, size, malloc(size ? size : 1),
+			  device_begin(fs->dev, OP_READ)};
+	r.result = r.buf ? device_read(fs->dev, r.buf, size, (uint64_t)off, &io)
+			 : -ENOMEM;
+	finish(fs, &r, &io);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-                     size_t size, off_t off, struct fuse_file_info *fi)
+		     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)ino, (void)fi;
 	struct fusefs *fs = fs_of(req);
-	uint64_t start = device_begin(fs->dev, OP_WRITE);
-	int r =
-	    off < 0 ? -EINVAL : device_write(fs->dev, buf, size, (uint64_t)off);
-	if (r == -EINVAL)
-		r = -ENOSPC; /* a write past the end of a fixed-size file */
-	completer_add(fs->completer, req, size, r, start,
-	              device_completion_delay(fs->dev));
-}
-
-static void op_flush_like(fuse_req_t req)
-{
-	struct fusefs *fs = fs_of(req);
-	uint64_t start = device_begin(fs->dev, OP_FLUSH);
-	int r = device_flush(fs->dev);
-	fuse_reply_err(req, -r);
-	device_end(fs->dev, OP_FLUSH, start, 0, r);
+	struct dev_io io = {0};
+	struct reply r = {req, OP_WRITE, 0, size, NULL,
+			  device_begin(fs->dev, OP_WRITE)};
+	r.result = off < 0 ? -EINVAL
+			   : device_write(fs->dev, buf, size, (uint64_t)off, &io);
+	if (r.result == -EINVAL)
+		r.result = -ENOSPC; /* a write past the end of a fixed-size file */
+	finish(fs, &r, &io);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-                     struct fuse_file_info *fi)
+		     struct fuse_file_info *fi)
 {
 	(void)ino, (void)datasync, (void)fi;
-	op_flush_like(req);
+	struct fusefs *fs = fs_of(req);
+	struct dev_io io = {0};
+	struct reply r = {req, OP_FLUSH, 0, 0, NULL,
+			  device_begin(fs->dev, OP_FLUSH)};
+	r.result = device_flush(fs->dev, &io);
+	finish(fs, &r, &io);
 }
 
 static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -171,38 +176,80 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
-                         off_t len, struct fuse_file_info *fi)
+			 off_t len, struct fuse_file_info *fi)
 {
 	(void)ino, (void)fi;
 	struct fusefs *fs = fs_of(req);
 	enum dev_op op;
+	if (off < 0 || len <= 0) {
+		fuse_reply_err(req, EINVAL);
+		return;
+	}
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
 		op = OP_TRIM;
 	else if (mode == FALLOC_FL_ZERO_RANGE ||
-	         mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
+		 mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
 		op = OP_ZERO;
 	else if (mode == 0 || mode == FALLOC_FL_KEEP_SIZE) {
 		/* Every block already exists. */
-		fuse_reply_err(req, off < 0 || len <= 0 ||
-		                            (uint64_t)off + (uint64_t)len >
-		                                device_size(fs->dev)
-		                        ? EINVAL
-		                        : 0);
+		fuse_reply_err(req, (uint64_t)off + (uint64_t)len >
+					    device_size(fs->dev)
+					? EINVAL
+					: 0);
 		return;
 	} else {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
-	if (off < 0 || len <= 0) {
-		fuse_reply_err(req, EINVAL);
-		return;
+	struct dev_io io = {0};
+	struct reply r = {req, op, 0, (size_t)len, NULL,
+			  device_begin(fs->dev, op)};
+	r.result = op == OP_TRIM ? device_trim(fs->dev, (uint64_t)len,
+					       (uint64_t)off, &io)
+				 : device_zero(fs->dev, (uint64_t)len,
+					       (uint64_t)off, &io);
+	finish(fs, &r, &io);
+}
+
+/* The FUSE connection of our mount is named by the mount's device number,
+ * found in mountinfo (a stat of the mount point would ask ourselves). */
+static int connection_id(const char *mountpoint, unsigned *id)
+{
+	FILE *f = fopen("/proc/self/mountinfo", "re");
+	char line[8192];
+	int found = 0;
+	while (f && !found && fgets(line, sizeof line, f)) {
+		unsigned major, minor;
+		char mnt[4096];
+		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor,
+			   mnt) == 3 &&
+		    !strcmp(mnt, mountpoint))
+			*id = minor, found = 1;
 	}
-	uint64_t start = device_begin(fs->dev, op);
-	int r = op == OP_TRIM
-	            ? device_trim(fs->dev, (uint64_t)len, (uint64_t)off)
-	            : device_zero(fs->dev, (uint64_t)len, (uint64_t)off);
-	fuse_reply_err(req, -r);
-	device_end(fs->dev, op, start, (uint64_t)len, r);
+	if (f)
+		fclose(f);
+	return found ? 0 : -1;
+}
+
+void fusefs_disconnect(struct fusefs *fs)
+{
+	char path[128];
+	unsigned id;
+	device_event(fs->dev, "disconnect", OP_COUNT, 0, 0, NULL);
+	if (connection_id(fs->mountpoint, &id) == 0) {
+		snprintf(path, sizeof path, "/sys/fs/fuse/connections/%u/abort",
+			 id);
+		FILE *f = fopen(path, "w");
+		int ok = f && fputs("1", f) >= 0;
+		if (f && fclose(f))
+			ok = 0;
+		if (ok)
+			return;
+	}
+	/* No fusectl here: a daemon that exits drops the connection too. */
+	fprintf(stderr, "swapemu-fuse: disconnect: cannot abort the "
+			"connection through fusectl; exiting\n");
+	_exit(3);
 }
 
 static void op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,

@@ -2,6 +2,7 @@
  * thread per connection (so a long "events --follow" never blocks stats). */
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "control.h"
+#include "inject.h"
 
 #define MAX_COMMANDS 32
 
@@ -68,7 +70,15 @@ static int cmd_counters(struct device *d, const char *args, FILE *out,
 static int cmd_events(struct device *d, const char *args, FILE *out, char *err,
                       size_t errlen, void *opaque)
 {
-	(void)args, (void)err, (void)errlen, (void)opaque;
+	(void)opaque;
+	if (!strcmp(args, "--follow")) {
+		device_follow_events(d, out);
+		return 0;
+	}
+	if (*args) {
+		snprintf(err, errlen, "usage: events [--follow]");
+		return -1;
+	}
 	device_events(d, out);
 	return 0;
 }
@@ -76,8 +86,15 @@ static int cmd_events(struct device *d, const char *args, FILE *out, char *err,
 static int cmd_profile(struct device *d, const char *args, FILE *out, char *err,
                        size_t errlen, void *opaque)
 {
-	(void)args, (void)err, (void)errlen, (void)opaque;
-	profile_write(device_profile(d), out);
+	(void)args, (void)opaque;
+	struct profile *p = malloc(sizeof *p);
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	device_get_profile(d, p);
+	profile_write(p, out);
+	free(p);
 	return 0;
 }
 
@@ -238,6 +255,9 @@ struct control *control_start(const char *path, struct device *d, char *err,
 	control_add(c, "profile", "the effective profile", cmd_profile, NULL);
 	control_add(c, "reset", "zero the statistics and the event log",
 	            cmd_reset, NULL);
+	inject_register(c);
+	/* A client that goes away mid-reply must not kill the target. */
+	signal(SIGPIPE, SIG_IGN);
 	if (pthread_create(&c->thread, NULL, accept_loop, c)) {
 		snprintf(err, errlen, "cannot start control thread");
 		unlink(path);

@@ -28,7 +28,17 @@ struct op_stats {
 };
 
 struct device {
-	struct profile prof;
+	struct profile prof; /* as started: immutable keys only */
+	/* What a running target may change, under cfg_lock: */
+	pthread_rwlock_t cfg_lock;
+	struct profile live;
+	struct ruleset *rules;
+	/* Stalls */
+	pthread_mutex_t stall_lock;
+	pthread_cond_t stall_cond;
+	uint64_t stall_gen, stalled;
+	void (*on_release)(void *);
+	void *on_release_opaque;
 	struct store *store;
 	struct eventlog *log;
 	struct gentab *gentab;
@@ -42,6 +52,13 @@ struct device {
 	_Atomic uint64_t classes[STAMP_NCLASSES];
 	_Atomic uint64_t violations, checksum_errors;
 	_Atomic uint64_t capture_n, completion_n; /* delay sample numbers */
+	_Atomic uint64_t faults;
+};
+
+/* The live settings one request needs, read once under the lock. */
+struct live_cfg {
+	int require;
+	enum on_error on_violation, verify_reads;
 };
 
 static uint64_t now_ns(void)
@@ -99,7 +116,16 @@ struct device *device_open(const struct profile *p, const char *gentab_path,
 		return NULL;
 	}
 	d->prof = *p;
+	d->live = *p;
 	d->nblocks = p->size / BLK;
+	pthread_rwlock_init(&d->cfg_lock, NULL);
+	pthread_mutex_init(&d->stall_lock, NULL);
+	pthread_cond_init(&d->stall_cond, NULL);
+	d->rules = ruleset_new(p->rules, p->nrules, p->seed);
+	if (!d->rules) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	d->start_ns = now_ns();
 	for (int i = 0; i < NLOCKS; i++)
 		pthread_mutex_init(&d->locks[i], NULL);
@@ -140,6 +166,10 @@ void device_close(struct device *d)
 	free(d->has_csum);
 	for (int i = 0; i < NLOCKS; i++)
 		pthread_mutex_destroy(&d->locks[i]);
+	free(d->rules);
+	pthread_rwlock_destroy(&d->cfg_lock);
+	pthread_mutex_destroy(&d->stall_lock);
+	pthread_cond_destroy(&d->stall_cond);
 	free(d);
 }
 
@@ -205,39 +235,121 @@ static pthread_mutex_t *block_lock(struct device *d, uint64_t blk)
 	return &d->locks[blk % NLOCKS];
 }
 
-/* Classifies the whole blocks of a captured write; returns the number of
- * violations it found. */
+static uint64_t device_completion_delay(struct device *d);
+static int device_read_raw(struct device *d, char *p, size_t len,
+			   uint64_t off);
+
+static struct live_cfg live_cfg(struct device *d)
+{
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	struct live_cfg c = {d->live.require, d->live.on_violation,
+			     d->live.verify_reads};
+	pthread_rwlock_unlock(&d->cfg_lock);
+	return c;
+}
+
+/* The stamped pages a buffer carries, as a JSON member "pages":[...]. */
+static void pages_json(const char *buf, size_t len, uint64_t off, char *out,
+		       size_t outlen)
+{
+	size_t used = 0;
+	int n = 0;
+	out[0] = 0;
+	uint64_t first = (off + BLK - 1) / BLK * BLK - off;
+	for (uint64_t at = first; at + BLK <= len && used + 32 < outlen;
+	     at += BLK) {
+		const uint64_t *w = (const uint64_t *)(buf + at);
+		if (w[STAMP_W_MAGIC] != STAMP_MAGIC)
+			continue;
+		used += (size_t)snprintf(out + used, outlen - used, "%s%" PRIu64,
+					 n++ ? "," : ",\"pages\":[",
+					 w[STAMP_W_INDEX]);
+	}
+	if (n)
+		snprintf(out + used, outlen - used, "]");
+}
+
+/* Classifies the whole blocks of a captured write: counts them, logs the
+ * violations, and returns the classes seen (a bit per class) and the
+ * number of violations. */
 static unsigned classify_capture(struct device *d, const char *buf, size_t len,
-                                 uint64_t off)
+				 uint64_t off, int require, unsigned *classes)
 {
 	unsigned violations = 0;
 	uint64_t first = (off + BLK - 1) / BLK * BLK - off;
+	*classes = 0;
 	for (uint64_t at = first; at + BLK <= len; at += BLK) {
 		const void *page = buf + at;
 		enum stamp_class c = stamp_classify(page, d->gentab);
+		*classes |= 1u << c;
 		atomic_fetch_add(&d->classes[c], 1);
-		if (!d->prof.require ||
-		    (c != STAMP_TORN && c != STAMP_MODIFIED))
+		if (!require || (c != STAMP_TORN && c != STAMP_MODIFIED))
 			continue;
 		violations++;
 		atomic_fetch_add(&d->violations, 1);
 		const uint64_t *w = page;
 		char detail[160];
 		snprintf(detail, sizeof detail,
-		         "\"class\":\"%s\",\"page\":%" PRIu64
-		         ",\"head\":%" PRIu64 ",\"tail\":%" PRIu64,
-		         stamp_class_name(c), w[STAMP_W_INDEX], w[STAMP_W_HEAD],
-		         w[STAMP_W_TAIL]);
+			 "\"class\":\"%s\",\"page\":%" PRIu64
+			 ",\"head\":%" PRIu64 ",\"tail\":%" PRIu64,
+			 stamp_class_name(c), w[STAMP_W_INDEX], w[STAMP_W_HEAD],
+			 w[STAMP_W_TAIL]);
 		device_event(d, "violation", OP_WRITE, off + at, BLK, detail);
 	}
 	return violations;
 }
 
-/* Stores one block's worth of data (whole or partial) under its lock. */
-static int store_block(struct device *d, uint64_t blk, const char *src,
-                       size_t in_off, size_t n)
+/* Evaluates the fault rules for one request, logs what fired and fills
+ * io. Returns the verdict's exclusive action. */
+static enum rule_action apply_rules(struct device *d, enum dev_op op,
+				    uint64_t off, uint64_t len,
+				    unsigned classes, const char *data,
+				    struct rule_verdict *v, struct dev_io *io)
 {
-	char bounce[BLK];
+	struct rule_req q = {op, off, len, classes, now_ns() - d->start_ns};
+	char names[8][RULE_NAME_MAX];
+	enum rule_action acts[8];
+	int errs[8];
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	ruleset_eval(d->rules, &q, v);
+	for (unsigned i = 0; i < v->nfired; i++) {
+		const struct rule_spec *r = &d->rules->rule[v->fired[i]].spec;
+		memcpy(names[i], r->name, RULE_NAME_MAX);
+		acts[i] = r->action;
+		errs[i] = r->err;
+	}
+	pthread_rwlock_unlock(&d->cfg_lock);
+	if (!v->nfired)
+		return ACT_NONE;
+	char pages[600] = "";
+	if (data)
+		pages_json(data, len, off, pages, sizeof pages);
+	for (unsigned i = 0; i < v->nfired; i++) {
+		char detail[800], errno_member[48] = "";
+		atomic_fetch_add(&d->faults, 1);
+		if (acts[i] == ACT_ERROR)
+			snprintf(errno_member, sizeof errno_member,
+				 ",\"errno\":\"%s\"", errno_name(errs[i]));
+		snprintf(detail, sizeof detail,
+			 "\"rule\":\"%s\",\"action\":\"%s\"%s%s", names[i],
+			 rule_action_name(acts[i]), errno_member, pages);
+		device_event(d, "fault", op, off, len, detail);
+	}
+	if (io) {
+		io->delay_ns += v->delay_ns;
+		io->stall = v->action == ACT_STALL;
+		io->disconnect = v->action == ACT_DISCONNECT;
+	}
+	return v->action;
+}
+
+/* Stores one block's worth of data (whole or partial) under its lock. The
+ * checksum is taken over csum_src when given (a torn write keeps the
+ * checksum of what should have been written). */
+static int store_block(struct device *d, uint64_t blk, const char *src,
+		       size_t in_off, size_t n, const char *csum_src)
+{
+	char bounce[BLK], intended[BLK];
 	const char *data = src;
 	int r = 0;
 	pthread_mutex_t *lk = block_lock(d, blk);
@@ -246,6 +358,11 @@ static int store_block(struct device *d, uint64_t blk, const char *src,
 		r = store_read(d->store, blk, bounce);
 		if (r)
 			goto out;
+		if (csum_src) {
+			memcpy(intended, bounce, BLK);
+			memcpy(intended + in_off, csum_src, n);
+			csum_src = intended;
+		}
 		memcpy(bounce + in_off, src, n);
 		data = bounce;
 	}
@@ -253,7 +370,8 @@ static int store_block(struct device *d, uint64_t blk, const char *src,
 	if (r)
 		goto out;
 	if (d->prof.checksum != CSUM_NONE) {
-		d->csum[blk] = checksum(d->prof.checksum, data, BLK);
+		d->csum[blk] =
+		    checksum(d->prof.checksum, csum_src ? csum_src : data, BLK);
 		d->has_csum[blk] = 1;
 	}
 out:
@@ -261,63 +379,118 @@ out:
 	return r;
 }
 
-int device_write(struct device *d, const void *buf, size_t len, uint64_t off)
+/* Stores [off, off+len) from buf; with keep < len only the first keep
+ * bytes reach the store (a torn write), the checksums still cover all. */
+static int store_range(struct device *d, const char *buf, size_t len,
+		       uint64_t off, size_t keep)
 {
-	if (out_of_range(d, len, off))
-		return -EINVAL;
-	unsigned violations = classify_capture(d, buf, len, off);
-	if (violations && d->prof.on_violation == ON_ERROR_EIO)
-		return -EIO; /* a checksumming device refuses the write whole */
-	const char *p = buf;
-	while (len) {
-		uint64_t blk = off / BLK;
-		size_t in_off = off % BLK;
-		size_t n = BLK - in_off < len ? BLK - in_off : len;
-		int r = store_block(d, blk, p, in_off, n);
+	size_t done = 0;
+	while (done < len) {
+		uint64_t at = off + done;
+		uint64_t blk = at / BLK;
+		size_t in_off = at % BLK;
+		size_t n = BLK - in_off < len - done ? BLK - in_off : len - done;
+		const char *src = buf + done;
+		int r;
+		if (done + n <= keep) {
+			r = store_block(d, blk, src, in_off, n, NULL);
+		} else {
+			/* Part or none of this block arrives: keep what the
+			 * block held beyond the torn point. */
+			char part[BLK];
+			size_t got = keep > done ? keep - done : 0;
+			uint64_t start = blk * BLK + in_off;
+			r = device_read_raw(d, part, n, start);
+			if (!r) {
+				memcpy(part, src, got);
+				r = store_block(d, blk, part, in_off, n, src);
+			}
+		}
 		if (r) {
-			device_event(d, "store-error", OP_WRITE, off, n,
-			             "\"reason\":\"store write failed\"");
+			device_event(d, "store-error", OP_WRITE, at, n,
+				     "\"reason\":\"store write failed\"");
 			return r;
 		}
-		p += n, off += n, len -= n;
+		done += n;
 	}
 	return 0;
 }
 
+int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
+		 struct dev_io *io)
+{
+	if (io) {
+		*io = (struct dev_io){0};
+		io->delay_ns = dist_is_zero(&d->live.completion)
+				   ? 0
+				   : device_completion_delay(d);
+	}
+	if (out_of_range(d, len, off))
+		return -EINVAL;
+	struct live_cfg cfg = live_cfg(d);
+	unsigned classes;
+	unsigned violations =
+	    classify_capture(d, buf, len, off, cfg.require, &classes);
+	struct rule_verdict v;
+	enum rule_action act =
+	    apply_rules(d, OP_WRITE, off, len, classes, buf, &v, io);
+	if (violations && cfg.on_violation == ON_ERROR_EIO)
+		return -EIO; /* a checksumming device refuses the write whole */
+	switch (act) {
+	case ACT_ERROR:
+		return -v.err;
+	case ACT_DISCONNECT:
+		return -ESHUTDOWN;
+	case ACT_LOSE:
+		return 0; /* acknowledged, never stored */
+	case ACT_TEAR:
+		return store_range(d, buf, len, off,
+				   v.tear_bytes < len ? v.tear_bytes : len);
+	default:
+		return store_range(d, buf, len, off, len);
+	}
+}
+
 /* Reads one block and checks it against its checksum. */
-static int load_block(struct device *d, uint64_t blk, char *dst)
+static int load_block(struct device *d, uint64_t blk, char *dst,
+		      enum on_error verify)
 {
 	pthread_mutex_t *lk = block_lock(d, blk);
 	pthread_mutex_lock(lk);
 	int r = store_read(d->store, blk, dst);
 	int bad = !r && d->has_csum[blk] &&
-	          checksum(d->prof.checksum, dst, BLK) != d->csum[blk];
+		  checksum(d->prof.checksum, dst, BLK) != d->csum[blk];
 	pthread_mutex_unlock(lk);
 	if (r)
 		return r;
 	if (bad) {
 		atomic_fetch_add(&d->checksum_errors, 1);
+		char detail[200], pages[64];
+		pages_json(dst, BLK, blk * BLK, pages, sizeof pages);
+		snprintf(detail, sizeof detail,
+			 "\"reason\":\"stored block does not match its "
+			 "checksum\"%s",
+			 pages);
 		device_event(d, "checksum-error", OP_READ, blk * BLK, BLK,
-		             "\"reason\":\"stored block does not match its "
-		             "checksum\"");
-		if (d->prof.verify_reads == ON_ERROR_EIO)
+			     detail);
+		if (verify == ON_ERROR_EIO)
 			return -EIO;
 	}
 	return 0;
 }
 
-int device_read(struct device *d, void *buf, size_t len, uint64_t off)
+/* Reads a range without rules or statistics, checking checksums as
+ * configured. */
+static int read_range(struct device *d, char *p, size_t len, uint64_t off,
+		      enum on_error verify)
 {
-	if (out_of_range(d, len, off))
-		return -EINVAL;
 	char bounce[BLK];
-	char *p = buf;
 	while (len) {
 		uint64_t blk = off / BLK;
 		size_t in_off = off % BLK;
 		size_t n = BLK - in_off < len ? BLK - in_off : len;
 		char *dst = n == BLK ? p : bounce;
-		int r = load_block(d, blk, dst);
+		int r = load_block(d, blk, dst, verify);
 		if (r)
 			return r;
 		if (dst == bounce)
@@ -327,19 +500,60 @@ int device_read(struct device *d, void *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int device_flush(struct device *d)
+static int device_read_raw(struct device *d, char *p, size_t len, uint64_t off)
 {
-	return store_sync(d->store);
+	return read_range(d, p, len, off, ON_ERROR_LOG);
+}
+
+int device_read(struct device *d, void *buf, size_t len, uint64_t off,
+		struct dev_io *io)
+{
+	if (io)
+		*io = (struct dev_io){0};
+	if (out_of_range(d, len, off))
+		return -EINVAL;
+	struct live_cfg cfg = live_cfg(d);
+	int r = read_range(d, buf, len, off, cfg.verify_reads);
+	if (r)
+		return r;
+	struct rule_verdict v;
+	enum rule_action act = apply_rules(d, OP_READ, off, len, 0, buf, &v, io);
+	if (act == ACT_ERROR)
+		return -v.err;
+	if (act == ACT_DISCONNECT)
+		return -ESHUTDOWN;
+	if (v.corrupt_bits)
+		rules_corrupt(&v, buf, len);
+	return 0;
+}
+
+/* Flush, trim and zero share the rules' error, stall and delay. */
+static int simple_rules(struct device *d, enum dev_op op, uint64_t len,
+			uint64_t off, struct dev_io *io)
+{
+	struct rule_verdict v;
+	if (io)
+		*io = (struct dev_io){0};
+	enum rule_action act = apply_rules(d, op, off, len, 0, NULL, &v, io);
+	if (act == ACT_ERROR)
+		return -v.err;
+	if (act == ACT_DISCONNECT)
+		return -ESHUTDOWN;
+	return 0;
+}
+
+int device_flush(struct device *d, struct dev_io *io)
+{
+	int r = simple_rules(d, OP_FLUSH, 0, 0, io);
+	return r ? r : store_sync(d->store);
 }
 
 /* Trim and zero: whole blocks are dropped (they read back as zeros and
  * lose their checksum); the ends of an unaligned range are zeroed in
  * place. */
-int device_trim(struct device *d, uint64_t len, uint64_t off)
+static int drop_range(struct device *d, uint64_t len, uint64_t off)
 {
 	static const char zeros[BLK];
-	if (out_of_range(d, len, off))
-		return -EINVAL;
 	while (len) {
 		uint64_t blk = off / BLK;
 		size_t in_off = off % BLK;
@@ -352,7 +566,7 @@ int device_trim(struct device *d, uint64_t len, uint64_t off)
 			d->has_csum[blk] = 0;
 			pthread_mutex_unlock(lk);
 		} else {
-			r = store_block(d, blk, zeros, in_off, n);
+			r = store_block(d, blk, zeros, in_off, n, NULL);
 		}
 		if (r)
 			return r;
@@ -361,25 +575,243 @@ int device_trim(struct device *d, uint64_t len, uint64_t off)
 	return 0;
 }
 
-int device_zero(struct device *d, uint64_t len, uint64_t off)
+int device_trim(struct device *d, uint64_t len, uint64_t off,
+		struct dev_io *io)
 {
-	return device_trim(d, len, off);
+	if (out_of_range(d, len, off))
+		return -EINVAL;
+	int r = simple_rules(d, OP_TRIM, len, off, io);
+	return r ? r : drop_range(d, len, off);
 }
 
-uint64_t device_completion_delay(struct device *d)
+int device_zero(struct device *d, uint64_t len, uint64_t off,
+		struct dev_io *io)
 {
-	if (dist_is_zero(&d->prof.completion))
-		return 0;
-	return dist_sample(&d->prof.completion, d->prof.seed ^ 0xc0,
-	                   atomic_fetch_add(&d->completion_n, 1));
+	if (out_of_range(d, len, off))
+		return -EINVAL;
+	int r = simple_rules(d, OP_ZERO, len, off, io);
+	return r ? r : drop_range(d, len, off);
+}
+
+static uint64_t device_completion_delay(struct device *d)
+{
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	struct dist dist = d->live.completion;
+	uint64_t seed = d->live.seed;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	return dist_sample(&dist, seed ^ 0xc0,
+			   atomic_fetch_add(&d->completion_n, 1));
 }
 
 uint64_t device_capture_delay(struct device *d)
 {
-	if (dist_is_zero(&d->prof.capture))
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	struct dist dist = d->live.capture;
+	uint64_t seed = d->live.seed;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	if (dist_is_zero(&dist))
 		return 0;
-	return dist_sample(&d->prof.capture, d->prof.seed ^ 0xca,
-	                   atomic_fetch_add(&d->capture_n, 1));
+	return dist_sample(&dist, seed ^ 0xca,
+			   atomic_fetch_add(&d->capture_n, 1));
+}
+
+void device_release(struct device *d)
+{
+	pthread_mutex_lock(&d->stall_lock);
+	d->stall_gen++;
+	d->stalled = 0;
+	pthread_cond_broadcast(&d->stall_cond);
+	void (*fn)(void *) = d->on_release;
+	void *opaque = d->on_release_opaque;
+	pthread_mutex_unlock(&d->stall_lock);
+	device_event(d, "release", OP_COUNT, 0, 0, NULL);
+	if (fn)
+		fn(opaque);
+}
+
+void device_on_release(struct device *d, void (*fn)(void *), void *opaque)
+{
+	pthread_mutex_lock(&d->stall_lock);
+	d->on_release = fn;
+	d->on_release_opaque = opaque;
+	pthread_mutex_unlock(&d->stall_lock);
+}
+
+void device_stall_wait(struct device *d)
+{
+	pthread_mutex_lock(&d->stall_lock);
+	uint64_t gen = d->stall_gen;
+	d->stalled++;
+	while (d->stall_gen == gen)
+		pthread_cond_wait(&d->stall_cond, &d->stall_lock);
+	pthread_mutex_unlock(&d->stall_lock);
+}
+
+uint64_t device_stalled(struct device *d)
+{
+	pthread_mutex_lock(&d->stall_lock);
+	uint64_t n = d->stalled;
+	pthread_mutex_unlock(&d->stall_lock);
+	return n;
+}
+
+/* Counts a request a front end holds itself until the next release. */
+void device_stall_note(struct device *d)
+{
+	pthread_mutex_lock(&d->stall_lock);
+	d->stalled++;
+	pthread_mutex_unlock(&d->stall_lock);
+}
+
+static int same_immutables(const struct profile *a, const struct profile *b,
+			   char *err, size_t errlen)
+{
+	const char *what = a->size != b->size		    ? "device.size"
+			   : a->store != b->store	    ? "device.store"
+			   : strcmp(a->store_path, b->store_path) ? "device.path"
+			   : a->checksum != b->checksum	    ? "device.checksum"
+			   : a->advertise != b->advertise   ? "stable-writes.advertise"
+			   : a->direct_io != b->direct_io   ? "swap.direct-io"
+			   : a->priority != b->priority	    ? "swap.priority"
+							    : NULL;
+	if (what)
+		snprintf(err, errlen,
+			 "%s: cannot change %s on a running target", b->name,
+			 what);
+	return what ? -1 : 0;
+}
+
+static void replace_rules(struct device *d, struct ruleset *s)
+{
+	pthread_rwlock_wrlock(&d->cfg_lock);
+	struct ruleset *old = d->rules;
+	d->rules = s;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	free(old);
+}
+
+int device_load_profile(struct device *d, const struct profile *np, char *err,
+			size_t errlen)
+{
+	if (same_immutables(&d->prof, np, err, errlen))
+		return -1;
+	struct ruleset *s = ruleset_new(np->rules, np->nrules, np->seed);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	pthread_rwlock_wrlock(&d->cfg_lock);
+	struct ruleset *old = d->rules;
+	d->live = *np;
+	d->rules = s;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	free(old);
+	char detail[400];
+	snprintf(detail, sizeof detail,
+		 "\"profile\":\"%s\",\"seed\":%" PRIu64 ",\"rules\":%u",
+		 np->name, np->seed, np->nrules);
+	device_event(d, "load", OP_COUNT, 0, 0, detail);
+	return 0;
+}
+
+/* A copy of the current rules with counters, changed by edit. */
+static int edit_rules(struct device *d, const struct rule_spec *add,
+		      const char *remove, char *err, size_t errlen)
+{
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	struct ruleset *cur = d->rules;
+	unsigned n = cur->n, found = n;
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(cur->rule[i].spec.name, add ? add->name : remove))
+			found = i;
+	int bad = add ? found < n || n == RULES_MAX : found == n;
+	if (bad) {
+		pthread_rwlock_unlock(&d->cfg_lock);
+		snprintf(err, errlen,
+			 add ? (n == RULES_MAX ? "too many rules (at most 64)"
+					       : "rule '%s' exists; remove it "
+						 "first")
+			     : "no rule '%s'",
+			 add ? add->name : remove);
+		return -1;
+	}
+	struct ruleset *s = calloc(1, sizeof *s + (n + 1) * sizeof s->rule[0]);
+	if (s) {
+		s->seed = cur->seed;
+		for (unsigned i = 0; i < n; i++) {
+			if (i == found)
+				continue;
+			struct rule_state *t = &s->rule[s->n++];
+			t->spec = cur->rule[i].spec;
+			t->matches = atomic_load(&cur->rule[i].matches);
+			t->fired = atomic_load(&cur->rule[i].fired);
+		}
+		if (add)
+			s->rule[s->n++].spec = *add;
+	}
+	pthread_rwlock_unlock(&d->cfg_lock);
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	/* Keep the live profile's rule list in step, for "profile". */
+	pthread_rwlock_wrlock(&d->cfg_lock);
+	struct ruleset *old = d->rules;
+	d->rules = s;
+	d->live.nrules = s->n;
+	for (unsigned i = 0; i < s->n; i++)
+		d->live.rules[i] = s->rule[i].spec;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	free(old);
+	device_event(d, add ? "rule-added" : "rule-removed", OP_COUNT, 0, 0,
+		     NULL);
+	return 0;
+}
+
+int device_add_rule(struct device *d, const struct rule_spec *r, char *err,
+		    size_t errlen)
+{
+	if (rule_spec_check(r, d->prof.size, err, errlen))
+		return -1;
+	return edit_rules(d, r, NULL, err, errlen);
+}
+
+int device_remove_rule(struct device *d, const char *name, char *err,
+		       size_t errlen)
+{
+	return edit_rules(d, NULL, name, err, errlen);
+}
+
+void device_clear_rules(struct device *d)
+{
+	struct ruleset *s = ruleset_new(NULL, 0, d->prof.seed);
+	if (!s)
+		return;
+	pthread_rwlock_wrlock(&d->cfg_lock);
+	s->seed = d->rules->seed;
+	d->live.nrules = 0;
+	pthread_rwlock_unlock(&d->cfg_lock);
+	replace_rules(d, s);
+	device_event(d, "rules-cleared", OP_COUNT, 0, 0, NULL);
+}
+
+void device_list_rules(struct device *d, FILE *out)
+{
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	ruleset_list(d->rules, out);
+	pthread_rwlock_unlock(&d->cfg_lock);
+}
+
+void device_get_profile(struct device *d, struct profile *out)
+{
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	*out = d->live;
+	pthread_rwlock_unlock(&d->cfg_lock);
+}
+
+void device_follow_events(struct device *d, FILE *out)
+{
+	eventlog_follow(d->log, out, fileno(out));
 }
 
 void device_reset(struct device *d)
@@ -396,6 +828,7 @@ void device_reset(struct device *d)
 		atomic_store(&d->classes[c], 0);
 	atomic_store(&d->violations, 0);
 	atomic_store(&d->checksum_errors, 0);
+	atomic_store(&d->faults, 0);
 	eventlog_reset(d->log);
 }
 
@@ -406,7 +839,9 @@ void device_events(struct device *d, FILE *out)
 
 void device_counters(struct device *d, FILE *out)
 {
-	const struct profile *p = &d->prof;
+	static __thread struct profile live;
+	device_get_profile(d, &live);
+	const struct profile *p = &live;
 	fprintf(out, "profile %s\nseed %" PRIu64 "\nsize %" PRIu64 "\n",
 	        p->name, p->seed, p->size);
 	fprintf(out, "advertise %d\nrequire %d\n", p->advertise, p->require);
@@ -438,7 +873,9 @@ void device_counters(struct device *d, FILE *out)
 
 void device_stats_json(struct device *d, FILE *out)
 {
-	const struct profile *p = &d->prof;
+	static __thread struct profile live;
+	device_get_profile(d, &live);
+	const struct profile *p = &live;
 	char cap[64], comp[64];
 	dist_format(&p->capture, cap, sizeof cap);
 	dist_format(&p->completion, comp, sizeof comp);
@@ -475,8 +912,10 @@ void device_stats_json(struct device *d, FILE *out)
 		fprintf(out, "%s\"%s\":%" PRIu64, c ? "," : "",
 		        stamp_class_name(c), atomic_load(&d->classes[c]));
 	fprintf(out,
-	        "},\"violations\":%" PRIu64 ",\"checksum_errors\":%" PRIu64
-	        ",\"events\":%" PRIu64 "}\n",
-	        atomic_load(&d->violations), atomic_load(&d->checksum_errors),
-	        eventlog_count(d->log));
+		"},\"violations\":%" PRIu64 ",\"checksum_errors\":%" PRIu64
+		",\"faults\":%" PRIu64 ",\"stalled\":%" PRIu64
+		",\"events\":%" PRIu64 "}\n",
+		atomic_load(&d->violations), atomic_load(&d->checksum_errors),
+		atomic_load(&d->faults), device_stalled(d),
+		eventlog_count(d->log));
 }

@@ -30,6 +30,8 @@ struct device *device_open(const struct profile *p, const char *gentab_path,
                            const char *events_path, char *err, size_t errlen);
 void device_close(struct device *d);
 
+/* The profile the device started with: read only the keys a running
+ * target cannot change (size, store, checksum, advertise, swap.*). */
 const struct profile *device_profile(const struct device *d);
 uint64_t device_size(const struct device *d);
 const char *dev_op_name(enum dev_op op);
@@ -41,26 +43,68 @@ uint64_t device_begin(struct device *d, enum dev_op op);
 void device_end(struct device *d, enum dev_op op, uint64_t start_ns,
                 uint64_t bytes, int err);
 
-/* Operations. Each returns 0 or a negative errno (-EIO, -EINVAL for a
- * request outside the device). device_write classifies every whole 4 KiB
- * block it carries; with require=yes and on-violation=eio a violating write
- * is refused with -EIO and nothing of it is stored. */
-int device_write(struct device *d, const void *buf, size_t len, uint64_t off);
-int device_read(struct device *d, void *buf, size_t len, uint64_t off);
-int device_flush(struct device *d);
-int device_trim(struct device *d, uint64_t len, uint64_t off);
-int device_zero(struct device *d, uint64_t len, uint64_t off);
+/* What the device asks of the front end for one request, besides its
+ * result: hold the reply delay_ns (a write's completion delay plus any
+ * fault-injection delays), or until device_release() if stall is set, and
+ * drop the connection to the device if disconnect is set. */
+struct dev_io {
+	uint64_t delay_ns;
+	int stall;
+	int disconnect;
+};
 
-/* The completion delay for the next write, drawn from the profile's
- * distribution (deterministic in the seed and the write's number). */
-uint64_t device_completion_delay(struct device *d);
-/* The capture delay for the next request. */
+/* Operations. Each returns 0 or a negative errno (-EIO, -EINVAL for a
+ * request outside the device) and fills io (which may be NULL to ignore
+ * it). device_write classifies every whole 4 KiB block it carries; with
+ * require=yes and on-violation=eio a violating write is refused with -EIO
+ * and nothing of it is stored. Fault-injection rules apply to all. */
+int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
+		 struct dev_io *io);
+int device_read(struct device *d, void *buf, size_t len, uint64_t off,
+		struct dev_io *io);
+int device_flush(struct device *d, struct dev_io *io);
+int device_trim(struct device *d, uint64_t len, uint64_t off,
+		struct dev_io *io);
+int device_zero(struct device *d, uint64_t len, uint64_t off,
+		struct dev_io *io);
+
+/* The capture delay for the next request, drawn from the profile's
+ * distribution (deterministic in the seed and the request's number). */
 uint64_t device_capture_delay(struct device *d);
+
+/* Stalled requests: device_release() lets every request stalled so far
+ * go. A front end that holds replies itself registers a callback, called
+ * on each release; one that blocks a thread per request calls
+ * device_stall_wait(), which returns at the next release. */
+void device_release(struct device *d);
+void device_on_release(struct device *d, void (*fn)(void *), void *opaque);
+void device_stall_wait(struct device *d);
+/* Counts a stalled request a front end holds itself (until the release). */
+void device_stall_note(struct device *d);
+uint64_t device_stalled(struct device *d);
+
+/* Live changes (the injector). Each returns 0 or -1 with a reason. */
+/* Replaces the rules and the settings a running target may change (delays,
+ * require, on-violation, verify-reads, seed) with np's, atomically;
+ * refuses a profile that changes anything else. */
+int device_load_profile(struct device *d, const struct profile *np, char *err,
+			size_t errlen);
+int device_add_rule(struct device *d, const struct rule_spec *r, char *err,
+		    size_t errlen);
+int device_remove_rule(struct device *d, const char *name, char *err,
+		       size_t errlen);
+void device_clear_rules(struct device *d);
+void device_list_rules(struct device *d, FILE *out);
+/* Copies the effective profile (rules included). */
+void device_get_profile(struct device *d, struct profile *out);
 
 /* Reporting (the control socket's commands). */
 void device_stats_json(struct device *d, FILE *out);
 void device_counters(struct device *d, FILE *out); /* "key value" lines */
 void device_events(struct device *d, FILE *out);   /* JSON lines */
+/* Streams the event log: what it holds, then each new event as it comes,
+ * until writing to out fails. */
+void device_follow_events(struct device *d, FILE *out);
 void device_reset(struct device *d);
 
 /* Logs an event (JSON line) from a front end, e.g. a startup note; op

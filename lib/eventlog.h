@@ -18,6 +18,9 @@ void eventlog_close(struct eventlog *l);
 void eventlog_add(struct eventlog *l, const char *line);
 /* Writes the retained events, oldest first, one per line. */
 void eventlog_dump(struct eventlog *l, FILE *out);
+/* Writes the retained events, then each new one as it is logged, until
+ * writing fails or the peer of socket fd hangs up. */
+void eventlog_follow(struct eventlog *l, FILE *out, int fd);
 /* Events logged since open or the last reset (including dropped ones). */
 uint64_t eventlog_count(struct eventlog *l);
 void eventlog_reset(struct eventlog *l);

@@ -73,6 +73,33 @@ static int parse_u64(const char *v, uint64_t *out)
 	return 0;
 }
 
+static int set_rule_key(struct profile *p, const char *name, const char *key,
+			const char *v, char *err, size_t errlen)
+{
+	name += strspn(name, " ");
+	if (!*name || strlen(name) >= RULE_NAME_MAX ||
+	    name[strcspn(name, " \t=")]) {
+		snprintf(err, errlen,
+			 "bad rule name '%s' (one word, at most %d characters)",
+			 name, RULE_NAME_MAX - 1);
+		return -1;
+	}
+	struct rule_spec *r = NULL;
+	for (unsigned i = 0; i < p->nrules && !r; i++)
+		if (!strcmp(p->rules[i].name, name))
+			r = &p->rules[i];
+	if (!r) {
+		if (p->nrules == RULES_MAX) {
+			snprintf(err, errlen, "too many rules (at most %d)",
+				 RULES_MAX);
+			return -1;
+		}
+		r = &p->rules[p->nrules++];
+		rule_spec_init(r, name);
+	}
+	return rule_spec_set(r, key, v, err, errlen);
+}
+
 /* Sets one key. Returns 0, or -1 with the reason in err. */
 static int set_key(struct profile *p, const char *section, const char *key,
                    const char *v, char *err, size_t errlen)
@@ -138,6 +165,8 @@ static int set_key(struct profile *p, const char *section, const char *key,
 		if (!*v || *end || x < -1 || x > 32767)
 			FAIL("bad priority '%s' (use -1 to 32767)", v);
 		p->priority = (int)x;
+	} else if (!strncasecmp(section, "rule ", 5)) {
+		return set_rule_key(p, section + 5, key, v, err, errlen);
 	} else if (strcasecmp(section, "device") &&
 	           strcasecmp(section, "stable-writes") &&
 	           strcasecmp(section, "delay") &&
@@ -244,6 +273,17 @@ int profile_finish(struct profile *p, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: path is set but store is memory",
 		         p->name);
 		return -1;
+	}
+	for (unsigned i = 0; i < p->nrules; i++) {
+		char why[512];
+		if (rule_spec_check(&p->rules[i], p->size, why, sizeof why)) {
+			if (p->rules[i].line)
+				snprintf(err, errlen, "%s:%d: %s", p->name,
+					 p->rules[i].line, why);
+			else
+				snprintf(err, errlen, "%s", why);
+			return -1;
+		}
 	}
 	if (!p->seed) {
 		struct timespec ts;

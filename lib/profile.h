@@ -5,6 +5,7 @@
  *   [stable-writes] advertise, require, on-violation
  *   [delay]         capture, completion
  *   [swap]          direct-io, priority
+ *   [rule NAME]     fault-injection rules, any number (rules.h)
  * Unknown sections or keys, bad values and impossible combinations are
  * refused with "FILE:LINE: reason"; a profile is either loaded whole or not
  * at all.
@@ -17,6 +18,7 @@
 #include <stdio.h>
 
 #include "dist.h"
+#include "rules.h"
 
 enum store_kind { STORE_MEMORY, STORE_FILE };
 enum csum_kind { CSUM_NONE, CSUM_CRC32C, CSUM_XXH3 };
@@ -37,6 +39,8 @@ struct profile {
 	struct dist completion;
 	int direct_io;
 	int priority;
+	unsigned nrules;
+	struct rule_spec rules[RULES_MAX];
 };
 
 /* Defaults: 256 MiB memory store, crc32c, no delays, advertise and require

@@ -47,7 +47,7 @@ int main(void)
 	char buf[4096] = {1};
 	uint64_t t0 = device_begin(d, OP_WRITE);
 	device_end(d, OP_WRITE, t0, sizeof buf,
-	           device_write(d, buf, sizeof buf, 0));
+	           device_write(d, buf, sizeof buf, 0, NULL));
 	ok(ctl_request(path, "counters", &body, NULL, err, sizeof err) == 0,
 	   "counters");
 	ok(ctl_counter(body, "write.count", &v) == 0 && v == 1 &&

@@ -65,34 +65,34 @@ int main(void)
 	ok(d != NULL, "open a 1 MiB memory device");
 	for (size_t i = 0; i < sizeof a; i++)
 		a[i] = (char)(i * 7 + 3);
-	ok(device_write(d, a, sizeof a, 8192) == 0, "write 3 blocks");
-	ok(device_read(d, b, sizeof b, 8192) == 0 && !memcmp(a, b, sizeof a),
+	ok(device_write(d, a, sizeof a, 8192, NULL) == 0, "write 3 blocks");
+	ok(device_read(d, b, sizeof b, 8192, NULL) == 0 && !memcmp(a, b, sizeof a),
 	   "read them back");
-	ok(device_write(d, a, 100, 8192 + 4000) == 0 &&
-	       device_read(d, b, 100, 8192 + 4000) == 0 && !memcmp(a, b, 100),
+	ok(device_write(d, a, 100, 8192 + 4000, NULL) == 0 &&
+	       device_read(d, b, 100, 8192 + 4000, NULL) == 0 && !memcmp(a, b, 100),
 	   "unaligned write across a block boundary");
-	ok(device_read(d, b, 4096, 0) == 0 && b[0] == 0 && b[4095] == 0,
+	ok(device_read(d, b, 4096, 0, NULL) == 0 && b[0] == 0 && b[4095] == 0,
 	   "unwritten blocks read as zeros");
-	ok(device_trim(d, 4096, 8192) == 0 &&
-	       device_read(d, b, 4096, 8192) == 0 && !memchr(b, 1, 4096) &&
+	ok(device_trim(d, 4096, 8192, NULL) == 0 &&
+	       device_read(d, b, 4096, 8192, NULL) == 0 && !memchr(b, 1, 4096) &&
 	       b[7] == 0,
 	   "a trimmed block reads as zeros");
-	ok(device_zero(d, 10, 12288 + 5) == 0 &&
-	       device_read(d, b, 4096, 12288) == 0 && b[4] == a[4096 + 4] &&
+	ok(device_zero(d, 10, 12288 + 5, NULL) == 0 &&
+	       device_read(d, b, 4096, 12288, NULL) == 0 && b[4] == a[4096 + 4] &&
 	       b[5] == 0 && b[14] == 0 && b[15] == a[4096 + 15],
 	   "zeroing part of a block keeps the rest");
-	ok(device_write(d, a, 4096, (1 << 20) - 2048) == -EINVAL,
+	ok(device_write(d, a, 4096, (1 << 20) - 2048, NULL) == -EINVAL,
 	   "a write past the end is refused");
-	ok(device_read(d, b, 1, 1 << 20) == -EINVAL, "a read past the end too");
-	ok(device_write(d, a, 4096, UINT64_MAX - 100) == -EINVAL,
+	ok(device_read(d, b, 1, 1 << 20, NULL) == -EINVAL, "a read past the end too");
+	ok(device_write(d, a, 4096, UINT64_MAX - 100, NULL) == -EINVAL,
 	   "an offset that would overflow too");
 
 	/* Classification without a generation table. */
 	uint64_t *w = (uint64_t *)page;
 	stamp_fill(page, 42, 3, 5);
-	device_write(d, page, 4096, 0);
+	device_write(d, page, 4096, 0, NULL);
 	w[STAMP_W_HEAD] = 6;
-	device_write(d, page, 4096, 4096);
+	device_write(d, page, 4096, 4096, NULL);
 	ok(counter(d, "capture.clean") == 1 && counter(d, "capture.torn") == 1,
 	   "stamped pages classified clean and torn");
 	ok(counter(d, "capture.unstamped") == 3 &&
@@ -126,12 +126,12 @@ int main(void)
 	atomic_store(&g->run, 42);
 	atomic_store(&g->gen[3], 5);
 	stamp_fill(page, 42, 3, 5);
-	ok(device_write(d, page, 4096, 0) == 0,
+	ok(device_write(d, page, 4096, 0, NULL) == 0,
 	   "seq == published: clean, stored");
 	stamp_fill(page, 42, 3, 6);
-	ok(device_write(d, page, 4096, 0) == -EIO,
+	ok(device_write(d, page, 4096, 0, NULL) == -EIO,
 	   "seq > published: modified, refused with EIO");
-	ok(device_read(d, b, 4096, 0) == 0 &&
+	ok(device_read(d, b, 4096, 0, NULL) == 0 &&
 	       ((uint64_t *)b)[STAMP_W_HEAD] == 5,
 	   "the refused write stored nothing");
 	ok(counter(d, "capture.modified") == 1 && counter(d, "violations") == 1,
@@ -152,11 +152,11 @@ int main(void)
 	snprintf(p.store_path, sizeof p.store_path, "%s/store", tmp);
 	profile_finish(&p, err, sizeof err);
 	d = open_dev(&p, NULL);
-	device_write(d, a, 4096, 4096);
+	device_write(d, a, 4096, 4096, NULL);
 	fd = open(p.store_path, O_RDWR);
 	ok(pwrite(fd, "X", 1, 4096 + 100) == 1, "corrupt the store file");
 	close(fd);
-	ok(device_read(d, b, 4096, 4096) == -EIO &&
+	ok(device_read(d, b, 4096, 4096, NULL) == -EIO &&
 	       counter(d, "checksum_errors") == 1,
 	   "the read fails its checksum with EIO");
 	device_close(d);
@@ -166,7 +166,7 @@ int main(void)
 	   "an existing store of another size is refused: %s", err);
 	p.size = 1 << 20;
 	d = open_dev(&p, NULL);
-	ok(d && device_read(d, b, 4096, 4096) == 0 && b[100] == 'X' &&
+	ok(d && device_read(d, b, 4096, 4096, NULL) == 0 && b[100] == 'X' &&
 	       b[101] == a[101],
 	   "reopening keeps what was stored");
 	device_close(d);
