@@ -45,6 +45,10 @@ struct device {
 	uint64_t nblocks;
 	uint64_t *csum;    /* per block, valid where has_csum[blk] */
 	uint8_t *has_csum; /* written under the block's lock */
+	/* Per block: 1 + the stamped page whose write the device lost or tore
+	 * there (UINT64_MAX for an unstamped one), until a write replaces it;
+	 * a read of such a block is logged as "damaged-read". */
+	_Atomic uint64_t *damaged;
 	pthread_mutex_t locks[NLOCKS];
 	uint64_t start_ns;
 	struct op_stats ops[OP_COUNT];
@@ -131,7 +135,8 @@ struct device *device_open(const struct profile *p, const char *gentab_path,
 		pthread_mutex_init(&d->locks[i], NULL);
 	d->csum = calloc(d->nblocks, sizeof *d->csum);
 	d->has_csum = calloc(d->nblocks, 1);
-	if (!d->csum || !d->has_csum) {
+	d->damaged = calloc(d->nblocks, sizeof *d->damaged);
+	if (!d->csum || !d->has_csum || !d->damaged) {
 		snprintf(err, errlen,
 		         "cannot allocate checksums for %" PRIu64 " blocks",
 		         d->nblocks);
@@ -164,6 +169,7 @@ void device_close(struct device *d)
 	store_close(d->store);
 	free(d->csum);
 	free(d->has_csum);
+	free(d->damaged);
 	for (int i = 0; i < NLOCKS; i++)
 		pthread_mutex_destroy(&d->locks[i]);
 	free(d->rules);
@@ -269,6 +275,63 @@ static void pages_json(const char *buf, size_t len, uint64_t off, char *out,
 		snprintf(out + used, outlen - used, "]");
 }
 
+/* The stamped pages that the corruption of verdict v hits in a read of
+ * buf, as "pages":[...]. */
+static void corrupt_pages_json(const struct rule_verdict *v, const char *buf,
+			       size_t len, uint64_t off, char *out,
+			       size_t outlen)
+{
+	size_t used = 0;
+	int n = 0;
+	out[0] = 0;
+	for (uint64_t b = 0; b < v->corrupt_bits && used + 32 < outlen; b++) {
+		uint64_t at = rules_corrupt_bit(v, b, len) / 8;
+		uint64_t start = at - (off + at) % BLK; /* its block in buf */
+		if (start > len || len - start < BLK)
+			continue; /* a partial block: no stamp to read */
+		const uint64_t *w = (const uint64_t *)(buf + start);
+		if (w[STAMP_W_MAGIC] != STAMP_MAGIC)
+			continue;
+		used += (size_t)snprintf(out + used, outlen - used, "%s%" PRIu64,
+					 n++ ? "," : ",\"pages\":[",
+					 w[STAMP_W_INDEX]);
+	}
+	if (n)
+		snprintf(out + used, outlen - used, "]");
+}
+
+/* Marks the whole blocks of a write the device did not store (from
+ * buf + keep on) as damaged, or clears the mark of blocks it stored. */
+static void mark_damaged(struct device *d, const char *buf, size_t len,
+			 uint64_t off, size_t keep)
+{
+	uint64_t first = (off + BLK - 1) / BLK * BLK - off;
+	for (uint64_t at = first; at + BLK <= len; at += BLK) {
+		const uint64_t *w = (const uint64_t *)(buf + at);
+		uint64_t mark = at + BLK <= keep ? 0
+				: w[STAMP_W_MAGIC] == STAMP_MAGIC
+				    ? w[STAMP_W_INDEX] + 1
+				    : UINT64_MAX;
+		atomic_store(&d->damaged[(off + at) / BLK], mark);
+	}
+}
+
+/* Logs reads of blocks whose last write the device lost or tore. */
+static void note_damaged_reads(struct device *d, uint64_t len, uint64_t off)
+{
+	for (uint64_t blk = off / BLK; blk * BLK < off + len; blk++) {
+		uint64_t mark = atomic_load(&d->damaged[blk]);
+		if (!mark)
+			continue;
+		char detail[64] = "";
+		if (mark != UINT64_MAX)
+			snprintf(detail, sizeof detail,
+				 "\"pages\":[%" PRIu64 "]", mark - 1);
+		device_event(d, "damaged-read", OP_READ, blk * BLK, BLK,
+			     detail);
+	}
+}
+
 /* Classifies the whole blocks of a captured write: counts them, logs the
  * violations, and returns the classes seen (a bit per class) and the
  * number of violations. */
@@ -322,7 +385,9 @@ static enum rule_action apply_rules(struct device *d, enum dev_op op,
 	if (!v->nfired)
 		return ACT_NONE;
 	char pages[600] = "";
-	if (data)
+	if (data && v->corrupt_bits)
+		corrupt_pages_json(v, data, len, off, pages, sizeof pages);
+	else if (data)
 		pages_json(data, len, off, pages, sizeof pages);
 	for (unsigned i = 0; i < v->nfired; i++) {
 		char detail[800], errno_member[48] = "";
@@ -436,19 +501,25 @@ int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
 	    apply_rules(d, OP_WRITE, off, len, classes, buf, &v, io);
 	if (violations && cfg.on_violation == ON_ERROR_EIO)
 		return -EIO; /* a checksumming device refuses the write whole */
+	size_t keep = len;
 	switch (act) {
 	case ACT_ERROR:
 		return -v.err;
 	case ACT_DISCONNECT:
 		return -ESHUTDOWN;
 	case ACT_LOSE:
-		return 0; /* acknowledged, never stored */
+		keep = 0; /* acknowledged, never stored */
+		break;
 	case ACT_TEAR:
-		return store_range(d, buf, len, off,
-				   v.tear_bytes < len ? v.tear_bytes : len);
+		keep = v.tear_bytes < len ? v.tear_bytes : len;
+		break;
 	default:
-		return store_range(d, buf, len, off, len);
+		break;
 	}
+	int r = keep ? store_range(d, buf, len, off, keep) : 0;
+	if (!r)
+		mark_damaged(d, buf, len, off, keep);
+	return r;
 }
 
 /* Reads one block and checks it against its checksum. */
@@ -513,6 +584,7 @@ int device_read(struct device *d, void *buf, size_t len, uint64_t off,
 	if (out_of_range(d, len, off))
 		return -EINVAL;
 	struct live_cfg cfg = live_cfg(d);
+	note_damaged_reads(d, len, off);
 	int r = read_range(d, buf, len, off, cfg.verify_reads);
 	if (r)
 		return r;
@@ -564,6 +636,7 @@ static int drop_range(struct device *d, uint64_t len, uint64_t off)
 			pthread_mutex_lock(lk);
 			r = store_trim(d->store, blk);
 			d->has_csum[blk] = 0;
+			atomic_store(&d->damaged[blk], 0);
 			pthread_mutex_unlock(lk);
 		} else {
 			r = store_block(d, blk, zeros, in_off, n, NULL);

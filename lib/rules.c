@@ -398,13 +398,19 @@ void ruleset_eval(struct ruleset *s, const struct rule_req *q,
 	}
 }
 
+uint64_t rules_corrupt_bit(const struct rule_verdict *v, uint64_t b,
+			   size_t len)
+{
+	return stamp_mix(v->corrupt_key + b) % (len * 8);
+}
+
 void rules_corrupt(const struct rule_verdict *v, void *buf, size_t len)
 {
 	unsigned char *p = buf;
 	if (!len)
 		return;
 	for (uint64_t b = 0; b < v->corrupt_bits; b++) {
-		uint64_t bit = stamp_mix(v->corrupt_key + b) % (len * 8);
+		uint64_t bit = rules_corrupt_bit(v, b, len);
 		p[bit / 8] ^= (unsigned char)(1u << (bit % 8));
 	}
 }

@@ -119,6 +119,10 @@ struct rule_verdict {
 
 void ruleset_eval(struct ruleset *s, const struct rule_req *q,
 		  struct rule_verdict *v);
+/* The position of flipped bit number b (< corrupt_bits) in a buffer of
+ * len bytes. */
+uint64_t rules_corrupt_bit(const struct rule_verdict *v, uint64_t b,
+			   size_t len);
 /* Flips v->corrupt_bits bits of buf deterministically. */
 void rules_corrupt(const struct rule_verdict *v, void *buf, size_t len);
 /* "name matches fired action" lines. */
