@@ -937,6 +937,8 @@ void device_counters(struct device *d, FILE *out)
 	for (int c = 0; c < STAMP_NCLASSES; c++)
 		fprintf(out, "capture.%s %" PRIu64 "\n", stamp_class_name(c),
 		        atomic_load(&d->classes[c]));
+	fprintf(out, "faults %" PRIu64 "\nstalled %" PRIu64 "\n",
+		atomic_load(&d->faults), device_stalled(d));
 	fprintf(out,
 	        "violations %" PRIu64 "\nchecksum_errors %" PRIu64
 	        "\nevents %" PRIu64 "\nstore_used %" PRIu64 "\n",

@@ -43,3 +43,11 @@ trap 'exit 1' INT TERM
 # json_num KEY: the number (or true/false/null) a flat JSON object on stdin
 # gives KEY.
 json_num() { grep -o "\"$1\": *[-0-9.a-z]*" | head -1 | sed 's/.*: *//'; }
+
+# Page numbers, sorted and unique, from the "pages":[...] of the device
+# events on stdin.
+event_pages() { grep -o '"pages":\[[0-9,]*\]' | grep -o '[0-9]\+' | sort -un; }
+# Page numbers of the torture report's "damaged" list on stdin.
+damaged_pages() { grep -o '"damaged":\[[^]]*\]' | grep -o '"page":[0-9]*' | cut -d: -f2 | sort -un; }
+# Count of lines of a kernel message in dmesg.
+kmsg_count() { dmesg | grep -c "$1" || true; }
