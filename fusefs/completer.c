@@ -108,7 +108,7 @@ static void *completer_loop(void *arg)
 		uint64_t due = c->heap.v[0].due_ns;
 		if (!c->stopping && due > now_ns()) {
 			struct timespec ts = {(time_t)(due / 1000000000ull),
-					      (long)(due % 1000000000ull)};
+			                      (long)(due % 1000000000ull)};
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 			continue;
 		}
@@ -157,7 +157,7 @@ struct completer *completer_start(struct device *dev)
 }
 
 void completer_add(struct completer *c, const struct reply *r,
-		   const struct dev_io *io)
+                   const struct dev_io *io)
 {
 	struct pending p = {now_ns() + io->delay_ns, *r};
 	if (!io->delay_ns && !io->stall) {

@@ -44,7 +44,7 @@ struct completer *completer_start(struct device *dev);
 /* Replies as io says: after io->delay_ns, or at the next release if
  * io->stall; at once otherwise. */
 void completer_add(struct completer *c, const struct reply *r,
-		   const struct dev_io *io);
+                   const struct dev_io *io);
 /* Replies to everything still pending, now, and stops the thread. */
 void completer_stop(struct completer *c);
 

@@ -194,7 +194,8 @@ int main(int argc, char **argv)
 	struct fusefs fs = {.dev = dev, .file_name = o.name};
 	/* Resolved before mounting: afterwards the path is ours to serve. */
 	if (!realpath(o.mountpoint, fs.mountpoint))
-		snprintf(fs.mountpoint, sizeof fs.mountpoint, "%s", o.mountpoint);
+		snprintf(fs.mountpoint, sizeof fs.mountpoint, "%s",
+		         o.mountpoint);
 	char *fargv[] = {argv[0], "-o", "allow_other", NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(geteuid() == 0 ? 3 : 1, fargv);
 	struct fuse_session *se =

@@ -121,7 +121,7 @@ static void finish(struct fusefs *fs, struct reply *r, struct dev_io *io)
 }
 
 static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
-		    struct fuse_file_info *fi)
+                    struct fuse_file_info *fi)
 {
 	(void)ino, (void)fi;
 	struct fusefs *fs = fs_of(req);
@@ -135,36 +135,42 @@ static void op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		size = 0;
 	else if (size > devsize - (uint64_t)off)
 		size = devsize - (uint64_t)off;
-	struct reply r = {req, OP_READ, 0, size, malloc(size ? size : 1),
-			  device_begin(fs->dev, OP_READ)};
+	struct reply r = {req,
+	                  OP_READ,
+	                  0,
+	                  size,
+	                  malloc(size ? size : 1),
+	                  device_begin(fs->dev, OP_READ)};
 	r.result = r.buf ? device_read(fs->dev, r.buf, size, (uint64_t)off, &io)
-			 : -ENOMEM;
+	                 : -ENOMEM;
 	finish(fs, &r, &io);
 }
 
 static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
-		     size_t size, off_t off, struct fuse_file_info *fi)
+                     size_t size, off_t off, struct fuse_file_info *fi)
 {
 	(void)ino, (void)fi;
 	struct fusefs *fs = fs_of(req);
 	struct dev_io io = {0};
-	struct reply r = {req, OP_WRITE, 0, size, NULL,
-			  device_begin(fs->dev, OP_WRITE)};
-	r.result = off < 0 ? -EINVAL
-			   : device_write(fs->dev, buf, size, (uint64_t)off, &io);
+	struct reply r = {req,  OP_WRITE, 0,
+	                  size, NULL,     device_begin(fs->dev, OP_WRITE)};
+	r.result = off < 0
+	               ? -EINVAL
+	               : device_write(fs->dev, buf, size, (uint64_t)off, &io);
 	if (r.result == -EINVAL)
-		r.result = -ENOSPC; /* a write past the end of a fixed-size file */
+		r.result =
+		    -ENOSPC; /* a write past the end of a fixed-size file */
 	finish(fs, &r, &io);
 }
 
 static void op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
-		     struct fuse_file_info *fi)
+                     struct fuse_file_info *fi)
 {
 	(void)ino, (void)datasync, (void)fi;
 	struct fusefs *fs = fs_of(req);
 	struct dev_io io = {0};
-	struct reply r = {req, OP_FLUSH, 0, 0, NULL,
-			  device_begin(fs->dev, OP_FLUSH)};
+	struct reply r = {req, OP_FLUSH, 0,
+	                  0,   NULL,     device_begin(fs->dev, OP_FLUSH)};
 	r.result = device_flush(fs->dev, &io);
 	finish(fs, &r, &io);
 }
@@ -176,7 +182,7 @@ static void op_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 }
 
 static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
-			 off_t len, struct fuse_file_info *fi)
+                         off_t len, struct fuse_file_info *fi)
 {
 	(void)ino, (void)fi;
 	struct fusefs *fs = fs_of(req);
@@ -188,26 +194,26 @@ static void op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t off,
 	if (mode == (FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE))
 		op = OP_TRIM;
 	else if (mode == FALLOC_FL_ZERO_RANGE ||
-		 mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
+	         mode == (FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE))
 		op = OP_ZERO;
 	else if (mode == 0 || mode == FALLOC_FL_KEEP_SIZE) {
 		/* Every block already exists. */
 		fuse_reply_err(req, (uint64_t)off + (uint64_t)len >
-					    device_size(fs->dev)
-					? EINVAL
-					: 0);
+		                            device_size(fs->dev)
+		                        ? EINVAL
+		                        : 0);
 		return;
 	} else {
 		fuse_reply_err(req, EOPNOTSUPP);
 		return;
 	}
 	struct dev_io io = {0};
-	struct reply r = {req, op, 0, (size_t)len, NULL,
-			  device_begin(fs->dev, op)};
-	r.result = op == OP_TRIM ? device_trim(fs->dev, (uint64_t)len,
-					       (uint64_t)off, &io)
-				 : device_zero(fs->dev, (uint64_t)len,
-					       (uint64_t)off, &io);
+	struct reply r = {req,         op,   0,
+	                  (size_t)len, NULL, device_begin(fs->dev, op)};
+	r.result =
+	    op == OP_TRIM
+	        ? device_trim(fs->dev, (uint64_t)len, (uint64_t)off, &io)
+	        : device_zero(fs->dev, (uint64_t)len, (uint64_t)off, &io);
 	finish(fs, &r, &io);
 }
 
@@ -222,7 +228,7 @@ static int connection_id(const char *mountpoint, unsigned *id)
 		unsigned major, minor;
 		char mnt[4096];
 		if (sscanf(line, "%*u %*u %u:%u %*s %4095s", &major, &minor,
-			   mnt) == 3 &&
+		           mnt) == 3 &&
 		    !strcmp(mnt, mountpoint))
 			*id = minor, found = 1;
 	}
@@ -238,7 +244,7 @@ void fusefs_disconnect(struct fusefs *fs)
 	device_event(fs->dev, "disconnect", OP_COUNT, 0, 0, NULL);
 	if (connection_id(fs->mountpoint, &id) == 0) {
 		snprintf(path, sizeof path, "/sys/fs/fuse/connections/%u/abort",
-			 id);
+		         id);
 		FILE *f = fopen(path, "w");
 		int ok = f && fputs("1", f) >= 0;
 		if (f && fclose(f))
@@ -248,7 +254,7 @@ void fusefs_disconnect(struct fusefs *fs)
 	}
 	/* No fusectl here: a daemon that exits drops the connection too. */
 	fprintf(stderr, "swapemu-fuse: disconnect: cannot abort the "
-			"connection through fusectl; exiting\n");
+	                "connection through fusectl; exiting\n");
 	_exit(3);
 }
 

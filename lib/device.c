@@ -242,21 +242,20 @@ static pthread_mutex_t *block_lock(struct device *d, uint64_t blk)
 }
 
 static uint64_t device_completion_delay(struct device *d);
-static int device_read_raw(struct device *d, char *p, size_t len,
-			   uint64_t off);
+static int device_read_raw(struct device *d, char *p, size_t len, uint64_t off);
 
 static struct live_cfg live_cfg(struct device *d)
 {
 	pthread_rwlock_rdlock(&d->cfg_lock);
 	struct live_cfg c = {d->live.require, d->live.on_violation,
-			     d->live.verify_reads};
+	                     d->live.verify_reads};
 	pthread_rwlock_unlock(&d->cfg_lock);
 	return c;
 }
 
 /* The stamped pages a buffer carries, as a JSON member "pages":[...]. */
 static void pages_json(const char *buf, size_t len, uint64_t off, char *out,
-		       size_t outlen)
+                       size_t outlen)
 {
 	size_t used = 0;
 	int n = 0;
@@ -267,9 +266,9 @@ static void pages_json(const char *buf, size_t len, uint64_t off, char *out,
 		const uint64_t *w = (const uint64_t *)(buf + at);
 		if (w[STAMP_W_MAGIC] != STAMP_MAGIC)
 			continue;
-		used += (size_t)snprintf(out + used, outlen - used, "%s%" PRIu64,
-					 n++ ? "," : ",\"pages\":[",
-					 w[STAMP_W_INDEX]);
+		used += (size_t)snprintf(
+		    out + used, outlen - used, "%s%" PRIu64,
+		    n++ ? "," : ",\"pages\":[", w[STAMP_W_INDEX]);
 	}
 	if (n)
 		snprintf(out + used, outlen - used, "]");
@@ -278,8 +277,8 @@ static void pages_json(const char *buf, size_t len, uint64_t off, char *out,
 /* The stamped pages that the corruption of verdict v hits in a read of
  * buf, as "pages":[...]. */
 static void corrupt_pages_json(const struct rule_verdict *v, const char *buf,
-			       size_t len, uint64_t off, char *out,
-			       size_t outlen)
+                               size_t len, uint64_t off, char *out,
+                               size_t outlen)
 {
 	size_t used = 0;
 	int n = 0;
@@ -292,9 +291,9 @@ static void corrupt_pages_json(const struct rule_verdict *v, const char *buf,
 		const uint64_t *w = (const uint64_t *)(buf + start);
 		if (w[STAMP_W_MAGIC] != STAMP_MAGIC)
 			continue;
-		used += (size_t)snprintf(out + used, outlen - used, "%s%" PRIu64,
-					 n++ ? "," : ",\"pages\":[",
-					 w[STAMP_W_INDEX]);
+		used += (size_t)snprintf(
+		    out + used, outlen - used, "%s%" PRIu64,
+		    n++ ? "," : ",\"pages\":[", w[STAMP_W_INDEX]);
 	}
 	if (n)
 		snprintf(out + used, outlen - used, "]");
@@ -303,15 +302,15 @@ static void corrupt_pages_json(const struct rule_verdict *v, const char *buf,
 /* Marks the whole blocks of a write the device did not store (from
  * buf + keep on) as damaged, or clears the mark of blocks it stored. */
 static void mark_damaged(struct device *d, const char *buf, size_t len,
-			 uint64_t off, size_t keep)
+                         uint64_t off, size_t keep)
 {
 	uint64_t first = (off + BLK - 1) / BLK * BLK - off;
 	for (uint64_t at = first; at + BLK <= len; at += BLK) {
 		const uint64_t *w = (const uint64_t *)(buf + at);
 		uint64_t mark = at + BLK <= keep ? 0
-				: w[STAMP_W_MAGIC] == STAMP_MAGIC
-				    ? w[STAMP_W_INDEX] + 1
-				    : UINT64_MAX;
+		                : w[STAMP_W_MAGIC] == STAMP_MAGIC
+		                    ? w[STAMP_W_INDEX] + 1
+		                    : UINT64_MAX;
 		atomic_store(&d->damaged[(off + at) / BLK], mark);
 	}
 }
@@ -326,9 +325,9 @@ static void note_damaged_reads(struct device *d, uint64_t len, uint64_t off)
 		char detail[64] = "";
 		if (mark != UINT64_MAX)
 			snprintf(detail, sizeof detail,
-				 "\"pages\":[%" PRIu64 "]", mark - 1);
+			         "\"pages\":[%" PRIu64 "]", mark - 1);
 		device_event(d, "damaged-read", OP_READ, blk * BLK, BLK,
-			     detail);
+		             detail);
 	}
 }
 
@@ -336,7 +335,7 @@ static void note_damaged_reads(struct device *d, uint64_t len, uint64_t off)
  * violations, and returns the classes seen (a bit per class) and the
  * number of violations. */
 static unsigned classify_capture(struct device *d, const char *buf, size_t len,
-				 uint64_t off, int require, unsigned *classes)
+                                 uint64_t off, int require, unsigned *classes)
 {
 	unsigned violations = 0;
 	uint64_t first = (off + BLK - 1) / BLK * BLK - off;
@@ -353,10 +352,10 @@ static unsigned classify_capture(struct device *d, const char *buf, size_t len,
 		const uint64_t *w = page;
 		char detail[160];
 		snprintf(detail, sizeof detail,
-			 "\"class\":\"%s\",\"page\":%" PRIu64
-			 ",\"head\":%" PRIu64 ",\"tail\":%" PRIu64,
-			 stamp_class_name(c), w[STAMP_W_INDEX], w[STAMP_W_HEAD],
-			 w[STAMP_W_TAIL]);
+		         "\"class\":\"%s\",\"page\":%" PRIu64
+		         ",\"head\":%" PRIu64 ",\"tail\":%" PRIu64,
+		         stamp_class_name(c), w[STAMP_W_INDEX], w[STAMP_W_HEAD],
+		         w[STAMP_W_TAIL]);
 		device_event(d, "violation", OP_WRITE, off + at, BLK, detail);
 	}
 	return violations;
@@ -365,9 +364,9 @@ static unsigned classify_capture(struct device *d, const char *buf, size_t len,
 /* Evaluates the fault rules for one request, logs what fired and fills
  * io. Returns the verdict's exclusive action. */
 static enum rule_action apply_rules(struct device *d, enum dev_op op,
-				    uint64_t off, uint64_t len,
-				    unsigned classes, const char *data,
-				    struct rule_verdict *v, struct dev_io *io)
+                                    uint64_t off, uint64_t len,
+                                    unsigned classes, const char *data,
+                                    struct rule_verdict *v, struct dev_io *io)
 {
 	struct rule_req q = {op, off, len, classes, now_ns() - d->start_ns};
 	char names[8][RULE_NAME_MAX];
@@ -394,10 +393,10 @@ static enum rule_action apply_rules(struct device *d, enum dev_op op,
 		atomic_fetch_add(&d->faults, 1);
 		if (acts[i] == ACT_ERROR)
 			snprintf(errno_member, sizeof errno_member,
-				 ",\"errno\":\"%s\"", errno_name(errs[i]));
+			         ",\"errno\":\"%s\"", errno_name(errs[i]));
 		snprintf(detail, sizeof detail,
-			 "\"rule\":\"%s\",\"action\":\"%s\"%s%s", names[i],
-			 rule_action_name(acts[i]), errno_member, pages);
+		         "\"rule\":\"%s\",\"action\":\"%s\"%s%s", names[i],
+		         rule_action_name(acts[i]), errno_member, pages);
 		device_event(d, "fault", op, off, len, detail);
 	}
 	if (io) {
@@ -412,7 +411,7 @@ static enum rule_action apply_rules(struct device *d, enum dev_op op,
  * checksum is taken over csum_src when given (a torn write keeps the
  * checksum of what should have been written). */
 static int store_block(struct device *d, uint64_t blk, const char *src,
-		       size_t in_off, size_t n, const char *csum_src)
+                       size_t in_off, size_t n, const char *csum_src)
 {
 	char bounce[BLK], intended[BLK];
 	const char *data = src;
@@ -447,14 +446,15 @@ out:
 /* Stores [off, off+len) from buf; with keep < len only the first keep
  * bytes reach the store (a torn write), the checksums still cover all. */
 static int store_range(struct device *d, const char *buf, size_t len,
-		       uint64_t off, size_t keep)
+                       uint64_t off, size_t keep)
 {
 	size_t done = 0;
 	while (done < len) {
 		uint64_t at = off + done;
 		uint64_t blk = at / BLK;
 		size_t in_off = at % BLK;
-		size_t n = BLK - in_off < len - done ? BLK - in_off : len - done;
+		size_t n =
+		    BLK - in_off < len - done ? BLK - in_off : len - done;
 		const char *src = buf + done;
 		int r;
 		if (done + n <= keep) {
@@ -473,7 +473,7 @@ static int store_range(struct device *d, const char *buf, size_t len,
 		}
 		if (r) {
 			device_event(d, "store-error", OP_WRITE, at, n,
-				     "\"reason\":\"store write failed\"");
+			             "\"reason\":\"store write failed\"");
 			return r;
 		}
 		done += n;
@@ -482,13 +482,13 @@ static int store_range(struct device *d, const char *buf, size_t len,
 }
 
 int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
-		 struct dev_io *io)
+                 struct dev_io *io)
 {
 	if (io) {
 		*io = (struct dev_io){0};
 		io->delay_ns = dist_is_zero(&d->live.completion)
-				   ? 0
-				   : device_completion_delay(d);
+		                   ? 0
+		                   : device_completion_delay(d);
 	}
 	if (out_of_range(d, len, off))
 		return -EINVAL;
@@ -524,13 +524,13 @@ int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
 
 /* Reads one block and checks it against its checksum. */
 static int load_block(struct device *d, uint64_t blk, char *dst,
-		      enum on_error verify)
+                      enum on_error verify)
 {
 	pthread_mutex_t *lk = block_lock(d, blk);
 	pthread_mutex_lock(lk);
 	int r = store_read(d->store, blk, dst);
 	int bad = !r && d->has_csum[blk] &&
-		  checksum(d->prof.checksum, dst, BLK) != d->csum[blk];
+	          checksum(d->prof.checksum, dst, BLK) != d->csum[blk];
 	pthread_mutex_unlock(lk);
 	if (r)
 		return r;
@@ -539,11 +539,11 @@ static int load_block(struct device *d, uint64_t blk, char *dst,
 		char detail[200], pages[64];
 		pages_json(dst, BLK, blk * BLK, pages, sizeof pages);
 		snprintf(detail, sizeof detail,
-			 "\"reason\":\"stored block does not match its "
-			 "checksum\"%s",
-			 pages);
+		         "\"reason\":\"stored block does not match its "
+		         "checksum\"%s",
+		         pages);
 		device_event(d, "checksum-error", OP_READ, blk * BLK, BLK,
-			     detail);
+		             detail);
 		if (verify == ON_ERROR_EIO)
 			return -EIO;
 	}
@@ -553,7 +553,7 @@ static int load_block(struct device *d, uint64_t blk, char *dst,
 /* Reads a range without rules or statistics, checking checksums as
  * configured. */
 static int read_range(struct device *d, char *p, size_t len, uint64_t off,
-		      enum on_error verify)
+                      enum on_error verify)
 {
 	char bounce[BLK];
 	while (len) {
@@ -577,7 +577,7 @@ static int device_read_raw(struct device *d, char *p, size_t len, uint64_t off)
 }
 
 int device_read(struct device *d, void *buf, size_t len, uint64_t off,
-		struct dev_io *io)
+                struct dev_io *io)
 {
 	if (io)
 		*io = (struct dev_io){0};
@@ -589,7 +589,8 @@ int device_read(struct device *d, void *buf, size_t len, uint64_t off,
 	if (r)
 		return r;
 	struct rule_verdict v;
-	enum rule_action act = apply_rules(d, OP_READ, off, len, 0, buf, &v, io);
+	enum rule_action act =
+	    apply_rules(d, OP_READ, off, len, 0, buf, &v, io);
 	if (act == ACT_ERROR)
 		return -v.err;
 	if (act == ACT_DISCONNECT)
@@ -601,7 +602,7 @@ int device_read(struct device *d, void *buf, size_t len, uint64_t off,
 
 /* Flush, trim and zero share the rules' error, stall and delay. */
 static int simple_rules(struct device *d, enum dev_op op, uint64_t len,
-			uint64_t off, struct dev_io *io)
+                        uint64_t off, struct dev_io *io)
 {
 	struct rule_verdict v;
 	if (io)
@@ -648,8 +649,7 @@ static int drop_range(struct device *d, uint64_t len, uint64_t off)
 	return 0;
 }
 
-int device_trim(struct device *d, uint64_t len, uint64_t off,
-		struct dev_io *io)
+int device_trim(struct device *d, uint64_t len, uint64_t off, struct dev_io *io)
 {
 	if (out_of_range(d, len, off))
 		return -EINVAL;
@@ -657,8 +657,7 @@ int device_trim(struct device *d, uint64_t len, uint64_t off,
 	return r ? r : drop_range(d, len, off);
 }
 
-int device_zero(struct device *d, uint64_t len, uint64_t off,
-		struct dev_io *io)
+int device_zero(struct device *d, uint64_t len, uint64_t off, struct dev_io *io)
 {
 	if (out_of_range(d, len, off))
 		return -EINVAL;
@@ -673,7 +672,7 @@ static uint64_t device_completion_delay(struct device *d)
 	uint64_t seed = d->live.seed;
 	pthread_rwlock_unlock(&d->cfg_lock);
 	return dist_sample(&dist, seed ^ 0xc0,
-			   atomic_fetch_add(&d->completion_n, 1));
+	                   atomic_fetch_add(&d->completion_n, 1));
 }
 
 uint64_t device_capture_delay(struct device *d)
@@ -685,7 +684,7 @@ uint64_t device_capture_delay(struct device *d)
 	if (dist_is_zero(&dist))
 		return 0;
 	return dist_sample(&dist, seed ^ 0xca,
-			   atomic_fetch_add(&d->capture_n, 1));
+	                   atomic_fetch_add(&d->capture_n, 1));
 }
 
 void device_release(struct device *d)
@@ -737,20 +736,21 @@ void device_stall_note(struct device *d)
 }
 
 static int same_immutables(const struct profile *a, const struct profile *b,
-			   char *err, size_t errlen)
+                           char *err, size_t errlen)
 {
-	const char *what = a->size != b->size		    ? "device.size"
-			   : a->store != b->store	    ? "device.store"
-			   : strcmp(a->store_path, b->store_path) ? "device.path"
-			   : a->checksum != b->checksum	    ? "device.checksum"
-			   : a->advertise != b->advertise   ? "stable-writes.advertise"
-			   : a->direct_io != b->direct_io   ? "swap.direct-io"
-			   : a->priority != b->priority	    ? "swap.priority"
-							    : NULL;
+	const char *what =
+	    a->size != b->size                     ? "device.size"
+	    : a->store != b->store                 ? "device.store"
+	    : strcmp(a->store_path, b->store_path) ? "device.path"
+	    : a->checksum != b->checksum           ? "device.checksum"
+	    : a->advertise != b->advertise         ? "stable-writes.advertise"
+	    : a->direct_io != b->direct_io         ? "swap.direct-io"
+	    : a->priority != b->priority           ? "swap.priority"
+	                                           : NULL;
 	if (what)
 		snprintf(err, errlen,
-			 "%s: cannot change %s on a running target", b->name,
-			 what);
+		         "%s: cannot change %s on a running target", b->name,
+		         what);
 	return what ? -1 : 0;
 }
 
@@ -764,7 +764,7 @@ static void replace_rules(struct device *d, struct ruleset *s)
 }
 
 int device_load_profile(struct device *d, const struct profile *np, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	if (same_immutables(&d->prof, np, err, errlen))
 		return -1;
@@ -781,15 +781,15 @@ int device_load_profile(struct device *d, const struct profile *np, char *err,
 	free(old);
 	char detail[400];
 	snprintf(detail, sizeof detail,
-		 "\"profile\":\"%s\",\"seed\":%" PRIu64 ",\"rules\":%u",
-		 np->name, np->seed, np->nrules);
+	         "\"profile\":\"%s\",\"seed\":%" PRIu64 ",\"rules\":%u",
+	         np->name, np->seed, np->nrules);
 	device_event(d, "load", OP_COUNT, 0, 0, detail);
 	return 0;
 }
 
 /* A copy of the current rules with counters, changed by edit. */
 static int edit_rules(struct device *d, const struct rule_spec *add,
-		      const char *remove, char *err, size_t errlen)
+                      const char *remove, char *err, size_t errlen)
 {
 	pthread_rwlock_rdlock(&d->cfg_lock);
 	struct ruleset *cur = d->rules;
@@ -801,11 +801,11 @@ static int edit_rules(struct device *d, const struct rule_spec *add,
 	if (bad) {
 		pthread_rwlock_unlock(&d->cfg_lock);
 		snprintf(err, errlen,
-			 add ? (n == RULES_MAX ? "too many rules (at most 64)"
-					       : "rule '%s' exists; remove it "
-						 "first")
-			     : "no rule '%s'",
-			 add ? add->name : remove);
+		         add ? (n == RULES_MAX ? "too many rules (at most 64)"
+		                               : "rule '%s' exists; remove it "
+		                                 "first")
+		             : "no rule '%s'",
+		         add ? add->name : remove);
 		return -1;
 	}
 	struct ruleset *s = calloc(1, sizeof *s + (n + 1) * sizeof s->rule[0]);
@@ -837,12 +837,12 @@ static int edit_rules(struct device *d, const struct rule_spec *add,
 	pthread_rwlock_unlock(&d->cfg_lock);
 	free(old);
 	device_event(d, add ? "rule-added" : "rule-removed", OP_COUNT, 0, 0,
-		     NULL);
+	             NULL);
 	return 0;
 }
 
 int device_add_rule(struct device *d, const struct rule_spec *r, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	if (rule_spec_check(r, d->prof.size, err, errlen))
 		return -1;
@@ -850,7 +850,7 @@ int device_add_rule(struct device *d, const struct rule_spec *r, char *err,
 }
 
 int device_remove_rule(struct device *d, const char *name, char *err,
-		       size_t errlen)
+                       size_t errlen)
 {
 	return edit_rules(d, NULL, name, err, errlen);
 }
@@ -938,7 +938,7 @@ void device_counters(struct device *d, FILE *out)
 		fprintf(out, "capture.%s %" PRIu64 "\n", stamp_class_name(c),
 		        atomic_load(&d->classes[c]));
 	fprintf(out, "faults %" PRIu64 "\nstalled %" PRIu64 "\n",
-		atomic_load(&d->faults), device_stalled(d));
+	        atomic_load(&d->faults), device_stalled(d));
 	fprintf(out,
 	        "violations %" PRIu64 "\nchecksum_errors %" PRIu64
 	        "\nevents %" PRIu64 "\nstore_used %" PRIu64 "\n",
@@ -987,10 +987,10 @@ void device_stats_json(struct device *d, FILE *out)
 		fprintf(out, "%s\"%s\":%" PRIu64, c ? "," : "",
 		        stamp_class_name(c), atomic_load(&d->classes[c]));
 	fprintf(out,
-		"},\"violations\":%" PRIu64 ",\"checksum_errors\":%" PRIu64
-		",\"faults\":%" PRIu64 ",\"stalled\":%" PRIu64
-		",\"events\":%" PRIu64 "}\n",
-		atomic_load(&d->violations), atomic_load(&d->checksum_errors),
-		atomic_load(&d->faults), device_stalled(d),
-		eventlog_count(d->log));
+	        "},\"violations\":%" PRIu64 ",\"checksum_errors\":%" PRIu64
+	        ",\"faults\":%" PRIu64 ",\"stalled\":%" PRIu64
+	        ",\"events\":%" PRIu64 "}\n",
+	        atomic_load(&d->violations), atomic_load(&d->checksum_errors),
+	        atomic_load(&d->faults), device_stalled(d),
+	        eventlog_count(d->log));
 }

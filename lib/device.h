@@ -59,14 +59,14 @@ struct dev_io {
  * require=yes and on-violation=eio a violating write is refused with -EIO
  * and nothing of it is stored. Fault-injection rules apply to all. */
 int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
-		 struct dev_io *io);
+                 struct dev_io *io);
 int device_read(struct device *d, void *buf, size_t len, uint64_t off,
-		struct dev_io *io);
+                struct dev_io *io);
 int device_flush(struct device *d, struct dev_io *io);
 int device_trim(struct device *d, uint64_t len, uint64_t off,
-		struct dev_io *io);
+                struct dev_io *io);
 int device_zero(struct device *d, uint64_t len, uint64_t off,
-		struct dev_io *io);
+                struct dev_io *io);
 
 /* The capture delay for the next request, drawn from the profile's
  * distribution (deterministic in the seed and the request's number). */
@@ -88,11 +88,11 @@ uint64_t device_stalled(struct device *d);
  * require, on-violation, verify-reads, seed) with np's, atomically;
  * refuses a profile that changes anything else. */
 int device_load_profile(struct device *d, const struct profile *np, char *err,
-			size_t errlen);
+                        size_t errlen);
 int device_add_rule(struct device *d, const struct rule_spec *r, char *err,
-		    size_t errlen);
+                    size_t errlen);
 int device_remove_rule(struct device *d, const char *name, char *err,
-		       size_t errlen);
+                       size_t errlen);
 void device_clear_rules(struct device *d);
 void device_list_rules(struct device *d, FILE *out);
 /* Copies the effective profile (rules included). */

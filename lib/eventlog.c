@@ -104,8 +104,8 @@ void eventlog_reset(struct eventlog *l)
 static int peer_gone(int fd)
 {
 	struct pollfd p = {.fd = fd, .events = POLLRDHUP};
-	return poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP |
-						    POLLERR | POLLNVAL));
+	return poll(&p, 1, 0) > 0 &&
+	       (p.revents & (POLLRDHUP | POLLHUP | POLLERR | POLLNVAL));
 }
 
 void eventlog_follow(struct eventlog *l, FILE *out, int fd)

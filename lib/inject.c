@@ -8,11 +8,12 @@
 #include "inject.h"
 
 static int cmd_load(struct device *d, const char *args, FILE *out, char *err,
-		    size_t errlen, void *opaque)
+                    size_t errlen, void *opaque)
 {
 	(void)out, (void)opaque;
 	if (!*args || args[0] != '/') {
-		snprintf(err, errlen, "load needs an absolute path to a profile");
+		snprintf(err, errlen,
+		         "load needs an absolute path to a profile");
 		return -1;
 	}
 	/* The file is read over the current settings, without the current
@@ -26,17 +27,17 @@ static int cmd_load(struct device *d, const char *args, FILE *out, char *err,
 	device_get_profile(d, np);
 	np->nrules = 0;
 	int r = profile_load(np, args, err, errlen) ||
-		profile_finish(np, err, errlen) ||
-		device_load_profile(d, np, err, errlen);
+	        profile_finish(np, err, errlen) ||
+	        device_load_profile(d, np, err, errlen);
 	if (!r)
 		fprintf(out, "loaded %s: %u rules, seed %llu\n", args,
-			np->nrules, (unsigned long long)np->seed);
+		        np->nrules, (unsigned long long)np->seed);
 	free(np);
 	return r ? -1 : 0;
 }
 
 static int cmd_add(struct device *d, const char *args, FILE *out, char *err,
-		   size_t errlen, void *opaque)
+                   size_t errlen, void *opaque)
 {
 	(void)out, (void)opaque;
 	char buf[1024], *save = NULL;
@@ -44,8 +45,8 @@ static int cmd_add(struct device *d, const char *args, FILE *out, char *err,
 	char *name = strtok_r(buf, " \t", &save);
 	if (!name || strchr(name, '=') || strlen(name) >= RULE_NAME_MAX) {
 		snprintf(err, errlen,
-			 "usage: add NAME KEY=VALUE... (e.g. add slow op=write "
-			 "action=delay:5ms)");
+		         "usage: add NAME KEY=VALUE... (e.g. add slow op=write "
+		         "action=delay:5ms)");
 		return -1;
 	}
 	struct rule_spec r;
@@ -63,8 +64,8 @@ static int cmd_add(struct device *d, const char *args, FILE *out, char *err,
 	return device_add_rule(d, &r, err, errlen);
 }
 
-static int cmd_remove(struct device *d, const char *args, FILE *out,
-		      char *err, size_t errlen, void *opaque)
+static int cmd_remove(struct device *d, const char *args, FILE *out, char *err,
+                      size_t errlen, void *opaque)
 {
 	(void)out, (void)opaque;
 	if (!*args) {
@@ -74,16 +75,16 @@ static int cmd_remove(struct device *d, const char *args, FILE *out,
 	return device_remove_rule(d, args, err, errlen);
 }
 
-static int cmd_clear(struct device *d, const char *args, FILE *out,
-		     char *err, size_t errlen, void *opaque)
+static int cmd_clear(struct device *d, const char *args, FILE *out, char *err,
+                     size_t errlen, void *opaque)
 {
 	(void)args, (void)out, (void)err, (void)errlen, (void)opaque;
 	device_clear_rules(d);
 	return 0;
 }
 
-static int cmd_release(struct device *d, const char *args, FILE *out,
-		       char *err, size_t errlen, void *opaque)
+static int cmd_release(struct device *d, const char *args, FILE *out, char *err,
+                       size_t errlen, void *opaque)
 {
 	(void)args, (void)err, (void)errlen, (void)opaque;
 	fprintf(out, "released %llu\n", (unsigned long long)device_stalled(d));
@@ -91,8 +92,8 @@ static int cmd_release(struct device *d, const char *args, FILE *out,
 	return 0;
 }
 
-static int cmd_rules(struct device *d, const char *args, FILE *out,
-		     char *err, size_t errlen, void *opaque)
+static int cmd_rules(struct device *d, const char *args, FILE *out, char *err,
+                     size_t errlen, void *opaque)
 {
 	(void)args, (void)err, (void)errlen, (void)opaque;
 	device_list_rules(d, out);
@@ -102,14 +103,13 @@ static int cmd_rules(struct device *d, const char *args, FILE *out,
 void inject_register(struct control *c)
 {
 	control_add(c, "load", "load FILE: replace the rules and live settings",
-		    cmd_load, NULL);
+	            cmd_load, NULL);
 	control_add(c, "add", "add NAME KEY=VALUE...: add a rule", cmd_add,
-		    NULL);
+	            NULL);
 	control_add(c, "remove", "remove NAME: remove a rule", cmd_remove,
-		    NULL);
+	            NULL);
 	control_add(c, "clear", "remove every rule", cmd_clear, NULL);
-	control_add(c, "release", "let stalled requests go", cmd_release,
-		    NULL);
+	control_add(c, "release", "let stalled requests go", cmd_release, NULL);
 	control_add(c, "rules", "the rules with their matches and firings",
-		    cmd_rules, NULL);
+	            cmd_rules, NULL);
 }

@@ -74,14 +74,14 @@ static int parse_u64(const char *v, uint64_t *out)
 }
 
 static int set_rule_key(struct profile *p, const char *name, const char *key,
-			const char *v, char *err, size_t errlen)
+                        const char *v, char *err, size_t errlen)
 {
 	name += strspn(name, " ");
 	if (!*name || strlen(name) >= RULE_NAME_MAX ||
 	    name[strcspn(name, " \t=")]) {
 		snprintf(err, errlen,
-			 "bad rule name '%s' (one word, at most %d characters)",
-			 name, RULE_NAME_MAX - 1);
+		         "bad rule name '%s' (one word, at most %d characters)",
+		         name, RULE_NAME_MAX - 1);
 		return -1;
 	}
 	struct rule_spec *r = NULL;
@@ -91,7 +91,7 @@ static int set_rule_key(struct profile *p, const char *name, const char *key,
 	if (!r) {
 		if (p->nrules == RULES_MAX) {
 			snprintf(err, errlen, "too many rules (at most %d)",
-				 RULES_MAX);
+			         RULES_MAX);
 			return -1;
 		}
 		r = &p->rules[p->nrules++];
@@ -208,8 +208,14 @@ static int on_key(void *user, const char *section, const char *key,
 	if (!*section)
 		snprintf(c->why, sizeof c->why, "key '%s' outside any section",
 		         key);
-	else if (set_key(c->p, section, key, value, c->why, sizeof c->why) == 0)
+	else if (set_key(c->p, section, key, value, c->why, sizeof c->why) ==
+	         0) {
+		/* Remember where each rule was defined, for later errors. */
+		for (unsigned i = 0; i < c->p->nrules; i++)
+			if (!c->p->rules[i].line)
+				c->p->rules[i].line = c->line;
 		return 1;
+	}
 	c->error_line = c->line;
 	return 0;
 }
@@ -279,7 +285,7 @@ int profile_finish(struct profile *p, char *err, size_t errlen)
 		if (rule_spec_check(&p->rules[i], p->size, why, sizeof why)) {
 			if (p->rules[i].line)
 				snprintf(err, errlen, "%s:%d: %s", p->name,
-					 p->rules[i].line, why);
+				         p->rules[i].line, why);
 			else
 				snprintf(err, errlen, "%s", why);
 			return -1;
@@ -329,4 +335,6 @@ void profile_write(const struct profile *p, FILE *out)
 	fprintf(out, "\n[delay]\ncapture = %s\ncompletion = %s\n", cap, comp);
 	fprintf(out, "\n[swap]\ndirect-io = %s\npriority = %d\n",
 	        p->direct_io ? "yes" : "no", p->priority);
+	for (unsigned i = 0; i < p->nrules; i++)
+		rule_spec_write(&p->rules[i], out);
 }

@@ -9,19 +9,22 @@
 #include "stamp.h"
 
 static const char *const op_names[] = {"read", "write", "flush", "trim",
-				       "zero"};
+                                       "zero"};
 #define NOPS (sizeof op_names / sizeof *op_names)
 
 static const struct {
 	const char *name;
 	int err;
 } errnos[] = {
-    {"EIO", EIO},         {"ENOSPC", ENOSPC},       {"EINVAL", EINVAL},
-    {"ENOMEM", ENOMEM},   {"EROFS", EROFS},         {"EPERM", EPERM},
-    {"EAGAIN", EAGAIN},   {"ETIMEDOUT", ETIMEDOUT}, {"ENOTCONN", ENOTCONN},
-    {"ESHUTDOWN", ESHUTDOWN}, {"EBUSY", EBUSY},     {"ENODEV", ENODEV},
-    {"ENXIO", ENXIO},     {"EDQUOT", EDQUOT},       {"EFBIG", EFBIG},
-    {"EOVERFLOW", EOVERFLOW}, {"ENODATA", ENODATA}, {"EILSEQ", EILSEQ},
+    {"EIO", EIO},           {"ENOSPC", ENOSPC},
+    {"EINVAL", EINVAL},     {"ENOMEM", ENOMEM},
+    {"EROFS", EROFS},       {"EPERM", EPERM},
+    {"EAGAIN", EAGAIN},     {"ETIMEDOUT", ETIMEDOUT},
+    {"ENOTCONN", ENOTCONN}, {"ESHUTDOWN", ESHUTDOWN},
+    {"EBUSY", EBUSY},       {"ENODEV", ENODEV},
+    {"ENXIO", ENXIO},       {"EDQUOT", EDQUOT},
+    {"EFBIG", EFBIG},       {"EOVERFLOW", EOVERFLOW},
+    {"ENODATA", ENODATA},   {"EILSEQ", EILSEQ},
 };
 
 int errno_by_name(const char *name)
@@ -42,9 +45,9 @@ const char *errno_name(int err)
 
 const char *rule_action_name(enum rule_action a)
 {
-	static const char *const names[] = {
-	    "none", "error", "delay", "stall", "corrupt", "lose", "tear",
-	    "disconnect"};
+	static const char *const names[] = {"none",  "error",     "delay",
+	                                    "stall", "corrupt",   "lose",
+	                                    "tear",  "disconnect"};
 	return (unsigned)a < sizeof names / sizeof *names ? names[a] : "?";
 }
 
@@ -59,7 +62,7 @@ void rule_spec_init(struct rule_spec *r, const char *name)
 
 /* A comma-separated list of names into a bit mask. */
 static int parse_names(const char *v, const char *const *names, unsigned n,
-		       const char *any, unsigned *mask)
+                       const char *any, unsigned *mask)
 {
 	char buf[256], *save = NULL;
 	snprintf(buf, sizeof buf, "%s", v);
@@ -95,8 +98,8 @@ static int parse_count(const char *v, uint64_t *out)
 
 /* "A..B", "A..", "..B" into [lo, hi) using parse (durations or sizes). */
 static int parse_span(const char *v, const char *sep,
-		      int (*parse)(const char *, uint64_t *), uint64_t *lo,
-		      uint64_t *hi)
+                      int (*parse)(const char *, uint64_t *), uint64_t *lo,
+                      uint64_t *hi)
 {
 	const char *s = strstr(v, sep);
 	char a[64];
@@ -115,7 +118,7 @@ static int parse_span(const char *v, const char *sep,
 }
 
 static int parse_action(struct rule_spec *r, const char *v, char *err,
-			size_t errlen)
+                        size_t errlen)
 {
 	const char *arg = strchr(v, ':');
 	size_t n = arg ? (size_t)(arg - v) : strlen(v);
@@ -125,15 +128,16 @@ static int parse_action(struct rule_spec *r, const char *v, char *err,
 		int e = arg ? errno_by_name(arg) : EIO;
 		if (e < 0) {
 			snprintf(err, errlen,
-				 "unknown errno '%s' (use e.g. EIO, ENOSPC)",
-				 arg);
+			         "unknown errno '%s' (use e.g. EIO, ENOSPC)",
+			         arg);
 			return -1;
 		}
 		r->action = ACT_ERROR, r->err = e;
 	} else if (IS("delay")) {
 		if (!arg) {
-			snprintf(err, errlen, "delay needs a value, e.g. "
-					      "delay:5ms");
+			snprintf(err, errlen,
+			         "delay needs a value, e.g. "
+			         "delay:5ms");
 			return -1;
 		}
 		if (dist_parse(&r->delay, arg, err, errlen))
@@ -142,32 +146,33 @@ static int parse_action(struct rule_spec *r, const char *v, char *err,
 	} else if (IS("corrupt") || IS("tear")) {
 		int tear = IS("tear");
 		uint64_t x = tear ? 2048 : 1;
-		if (arg && (tear ? parse_size(arg, &x) : parse_count(arg, &x))) {
+		if (arg &&
+		    (tear ? parse_size(arg, &x) : parse_count(arg, &x))) {
 			snprintf(err, errlen, "bad %s amount '%s'",
-				 tear ? "tear" : "corrupt", arg);
+			         tear ? "tear" : "corrupt", arg);
 			return -1;
 		}
 		if (!x || (!tear && x > 4096 * 8)) {
 			snprintf(err, errlen, "bad %s amount '%s'",
-				 tear ? "tear" : "corrupt", arg);
+			         tear ? "tear" : "corrupt", arg);
 			return -1;
 		}
 		r->action = tear ? ACT_TEAR : ACT_CORRUPT, r->arg = x;
 	} else if (IS("stall") || IS("lose") || IS("disconnect")) {
 		if (arg) {
 			snprintf(err, errlen, "action '%.*s' takes no value",
-				 (int)n, v);
+			         (int)n, v);
 			return -1;
 		}
-		r->action = IS("stall") ? ACT_STALL
-			    : IS("lose") ? ACT_LOSE
-					 : ACT_DISCONNECT;
+		r->action = IS("stall")  ? ACT_STALL
+		            : IS("lose") ? ACT_LOSE
+		                         : ACT_DISCONNECT;
 	} else {
 		snprintf(err, errlen,
-			 "unknown action '%s' (use error:ENAME, delay:DIST, "
-			 "stall, corrupt[:BITS], lose, tear[:BYTES], "
-			 "disconnect)",
-			 v);
+		         "unknown action '%s' (use error:ENAME, delay:DIST, "
+		         "stall, corrupt[:BITS], lose, tear[:BYTES], "
+		         "disconnect)",
+		         v);
 		return -1;
 	}
 #undef IS
@@ -175,7 +180,7 @@ static int parse_action(struct rule_spec *r, const char *v, char *err,
 }
 
 int rule_spec_set(struct rule_spec *r, const char *key, const char *v,
-		  char *err, size_t errlen)
+                  char *err, size_t errlen)
 {
 #define FAIL(...)                                                              \
 	do {                                                                   \
@@ -183,7 +188,7 @@ int rule_spec_set(struct rule_spec *r, const char *key, const char *v,
 		return -1;                                                     \
 	} while (0)
 	static const char *const classes[] = {"unstamped", "clean", "torn",
-					      "modified"};
+	                                      "modified"};
 	if (!strcasecmp(key, "op")) {
 		if (parse_names(v, op_names, NOPS, "any", &r->ops))
 			FAIL("bad op '%s' (use read, write, flush, trim, "
@@ -208,17 +213,17 @@ int rule_spec_set(struct rule_spec *r, const char *key, const char *v,
 			FAIL("bad probability '%s' (use 0 to 1)", v);
 		r->probability = p;
 	} else if (!strcasecmp(key, "every") || !strcasecmp(key, "after") ||
-		   !strcasecmp(key, "count")) {
+	           !strcasecmp(key, "count")) {
 		uint64_t x;
 		if (parse_count(v, &x) || (x == 0 && strcasecmp(key, "after")))
 			FAIL("bad %s '%s' (use a whole number%s)", key, v,
 			     strcasecmp(key, "after") ? " above 0" : "");
 		*(!strcasecmp(key, "every")   ? &r->every
 		  : !strcasecmp(key, "after") ? &r->after
-					      : &r->count) = x;
+		                              : &r->count) = x;
 	} else if (!strcasecmp(key, "window")) {
 		if (parse_span(v, "..", parse_duration, &r->win_lo_ns,
-			       &r->win_hi_ns))
+		               &r->win_hi_ns))
 			FAIL("bad window '%s' (use e.g. 10s..30s or 5s..)", v);
 		if (r->win_lo_ns >= r->win_hi_ns)
 			FAIL("impossible window '%s': empty", v);
@@ -232,7 +237,7 @@ int rule_spec_set(struct rule_spec *r, const char *key, const char *v,
 }
 
 int rule_spec_check(const struct rule_spec *r, uint64_t size, char *err,
-		    size_t errlen)
+                    size_t errlen)
 {
 	if (r->action == ACT_NONE) {
 		snprintf(err, errlen, "[rule %s] has no action", r->name);
@@ -240,29 +245,29 @@ int rule_spec_check(const struct rule_spec *r, uint64_t size, char *err,
 	}
 	if (r->lo >= size) {
 		snprintf(err, errlen,
-			 "[rule %s]: range starts at %" PRIu64
-			 ", beyond the device's %" PRIu64 " bytes",
-			 r->name, r->lo, size);
+		         "[rule %s]: range starts at %" PRIu64
+		         ", beyond the device's %" PRIu64 " bytes",
+		         r->name, r->lo, size);
 		return -1;
 	}
 	if (r->action == ACT_CORRUPT && r->ops & ~(1u << 0))
 		return snprintf(err, errlen,
-				"[rule %s]: corrupt applies to reads only "
-				"(op = read)",
-				r->name),
+		                "[rule %s]: corrupt applies to reads only "
+		                "(op = read)",
+		                r->name),
 		       -1;
 	if ((r->action == ACT_LOSE || r->action == ACT_TEAR) &&
 	    r->ops != (1u << 1))
 		return snprintf(err, errlen,
-				"[rule %s]: %s applies to writes only (op = "
-				"write)",
-				r->name, rule_action_name(r->action)),
+		                "[rule %s]: %s applies to writes only (op = "
+		                "write)",
+		                r->name, rule_action_name(r->action)),
 		       -1;
 	if (r->classes && r->ops & ~(1u << 1))
 		return snprintf(err, errlen,
-				"[rule %s]: class matches writes only (op = "
-				"write)",
-				r->name),
+		                "[rule %s]: class matches writes only (op = "
+		                "write)",
+		                r->name),
 		       -1;
 	return 0;
 }
@@ -275,7 +280,7 @@ void rule_spec_write(const struct rule_spec *r, FILE *out)
 		for (unsigned i = 0, first = 1; i < NOPS; i++)
 			if (r->ops & (1u << i))
 				fprintf(out, "%s%s", first ? "" : ",",
-					op_names[i]),
+				        op_names[i]),
 				    first = 0;
 		fputc('\n', out);
 	}
@@ -290,7 +295,7 @@ void rule_spec_write(const struct rule_spec *r, FILE *out)
 		for (unsigned i = 0, first = 1; i < STAMP_NCLASSES; i++)
 			if (r->classes & (1u << i))
 				fprintf(out, "%s%s", first ? "" : ",",
-					stamp_class_name(i)),
+				        stamp_class_name(i)),
 				    first = 0;
 		fputc('\n', out);
 	}
@@ -304,7 +309,7 @@ void rule_spec_write(const struct rule_spec *r, FILE *out)
 		fprintf(out, "count = %" PRIu64 "\n", r->count);
 	if (r->win_lo_ns || r->win_hi_ns != UINT64_MAX) {
 		struct dist a = {DIST_FIXED, r->win_lo_ns, 0},
-			    b = {DIST_FIXED, r->win_hi_ns, 0};
+		            b = {DIST_FIXED, r->win_hi_ns, 0};
 		char as[64], bs[64] = "";
 		dist_format(&a, as, sizeof as);
 		if (r->win_hi_ns != UINT64_MAX)
@@ -324,7 +329,7 @@ void rule_spec_write(const struct rule_spec *r, FILE *out)
 }
 
 struct ruleset *ruleset_new(const struct rule_spec *specs, unsigned n,
-			    uint64_t seed)
+                            uint64_t seed)
 {
 	struct ruleset *s = calloc(1, sizeof *s + n * sizeof s->rule[0]);
 	if (!s)
@@ -339,13 +344,13 @@ struct ruleset *ruleset_new(const struct rule_spec *specs, unsigned n,
 /* A uniform number in [0, 1) from the seed, the rule and the match. */
 static double chance(uint64_t seed, unsigned rule, uint64_t match)
 {
-	uint64_t r = stamp_mix(seed ^ stamp_mix(rule * 0x100000001b3ull ^
-						 stamp_mix(match)));
+	uint64_t r = stamp_mix(
+	    seed ^ stamp_mix(rule * 0x100000001b3ull ^ stamp_mix(match)));
 	return (double)(r >> 11) / (double)(1ull << 53);
 }
 
 void ruleset_eval(struct ruleset *s, const struct rule_req *q,
-		  struct rule_verdict *v)
+                  struct rule_verdict *v)
 {
 	memset(v, 0, sizeof *v);
 	if (!s)
@@ -385,8 +390,8 @@ void ruleset_eval(struct ruleset *s, const struct rule_req *q,
 			break;
 		case ACT_CORRUPT:
 			v->corrupt_bits = r->arg;
-			v->corrupt_key = stamp_mix(s->seed ^ (i + 1) ^
-						   stamp_mix(f));
+			v->corrupt_key =
+			    stamp_mix(s->seed ^ (i + 1) ^ stamp_mix(f));
 			break;
 		default:
 			if (v->action == ACT_NONE) {
@@ -398,8 +403,7 @@ void ruleset_eval(struct ruleset *s, const struct rule_req *q,
 	}
 }
 
-uint64_t rules_corrupt_bit(const struct rule_verdict *v, uint64_t b,
-			   size_t len)
+uint64_t rules_corrupt_bit(const struct rule_verdict *v, uint64_t b, size_t len)
 {
 	return stamp_mix(v->corrupt_key + b) % (len * 8);
 }
@@ -418,9 +422,9 @@ void rules_corrupt(const struct rule_verdict *v, void *buf, size_t len)
 void ruleset_list(struct ruleset *s, FILE *out)
 {
 	for (unsigned i = 0; s && i < s->n; i++)
-		fprintf(out, "%s matches=%" PRIu64 " fired=%" PRIu64
-			     " action=%s\n",
-			s->rule[i].spec.name, atomic_load(&s->rule[i].matches),
-			atomic_load(&s->rule[i].fired),
-			rule_action_name(s->rule[i].spec.action));
+		fprintf(out,
+		        "%s matches=%" PRIu64 " fired=%" PRIu64 " action=%s\n",
+		        s->rule[i].spec.name, atomic_load(&s->rule[i].matches),
+		        atomic_load(&s->rule[i].fired),
+		        rule_action_name(s->rule[i].spec.action));
 }

@@ -60,20 +60,20 @@ struct rule_spec {
 	uint64_t every, after, count; /* 0 = unset */
 	uint64_t win_lo_ns, win_hi_ns;
 	enum rule_action action;
-	int err;          /* ACT_ERROR */
+	int err;           /* ACT_ERROR */
 	struct dist delay; /* ACT_DELAY */
-	uint64_t arg;     /* ACT_CORRUPT bits, ACT_TEAR bytes */
-	int line;         /* where the profile set it (0: not from a file) */
+	uint64_t arg;      /* ACT_CORRUPT bits, ACT_TEAR bytes */
+	int line;          /* where the profile set it (0: not from a file) */
 };
 
 /* Starts a spec with its defaults. */
 void rule_spec_init(struct rule_spec *r, const char *name);
 /* Sets one key of a spec. Returns 0, or -1 with a reason in err. */
 int rule_spec_set(struct rule_spec *r, const char *key, const char *value,
-		  char *err, size_t errlen);
+                  char *err, size_t errlen);
 /* Checks a complete spec against the device size. */
 int rule_spec_check(const struct rule_spec *r, uint64_t size, char *err,
-		    size_t errlen);
+                    size_t errlen);
 /* Writes a spec as a [rule NAME] section. */
 void rule_spec_write(const struct rule_spec *r, FILE *out);
 const char *rule_action_name(enum rule_action a);
@@ -95,11 +95,11 @@ struct ruleset {
 };
 
 struct ruleset *ruleset_new(const struct rule_spec *specs, unsigned n,
-			    uint64_t seed);
+                            uint64_t seed);
 
 /* One request, as the rules see it. */
 struct rule_req {
-	unsigned op;      /* enum dev_op */
+	unsigned op; /* enum dev_op */
 	uint64_t off, len;
 	unsigned classes; /* classes of the captured pages (writes) */
 	uint64_t now_ns;  /* since the target started */
@@ -111,18 +111,18 @@ struct rule_verdict {
 	int err;
 	uint64_t delay_ns;
 	uint64_t tear_bytes;
-	uint64_t corrupt_bits;   /* 0: no corruption */
-	uint64_t corrupt_key;    /* seeds the bit positions */
+	uint64_t corrupt_bits; /* 0: no corruption */
+	uint64_t corrupt_key;  /* seeds the bit positions */
 	unsigned nfired;
-	unsigned fired[8];       /* indexes into the set */
+	unsigned fired[8]; /* indexes into the set */
 };
 
 void ruleset_eval(struct ruleset *s, const struct rule_req *q,
-		  struct rule_verdict *v);
+                  struct rule_verdict *v);
 /* The position of flipped bit number b (< corrupt_bits) in a buffer of
  * len bytes. */
 uint64_t rules_corrupt_bit(const struct rule_verdict *v, uint64_t b,
-			   size_t len);
+                           size_t len);
 /* Flips v->corrupt_bits bits of buf deterministically. */
 void rules_corrupt(const struct rule_verdict *v, void *buf, size_t len);
 /* "name matches fired action" lines. */

@@ -66,24 +66,28 @@ int main(void)
 	for (size_t i = 0; i < sizeof a; i++)
 		a[i] = (char)(i * 7 + 3);
 	ok(device_write(d, a, sizeof a, 8192, NULL) == 0, "write 3 blocks");
-	ok(device_read(d, b, sizeof b, 8192, NULL) == 0 && !memcmp(a, b, sizeof a),
+	ok(device_read(d, b, sizeof b, 8192, NULL) == 0 &&
+	       !memcmp(a, b, sizeof a),
 	   "read them back");
 	ok(device_write(d, a, 100, 8192 + 4000, NULL) == 0 &&
-	       device_read(d, b, 100, 8192 + 4000, NULL) == 0 && !memcmp(a, b, 100),
+	       device_read(d, b, 100, 8192 + 4000, NULL) == 0 &&
+	       !memcmp(a, b, 100),
 	   "unaligned write across a block boundary");
 	ok(device_read(d, b, 4096, 0, NULL) == 0 && b[0] == 0 && b[4095] == 0,
 	   "unwritten blocks read as zeros");
 	ok(device_trim(d, 4096, 8192, NULL) == 0 &&
-	       device_read(d, b, 4096, 8192, NULL) == 0 && !memchr(b, 1, 4096) &&
-	       b[7] == 0,
+	       device_read(d, b, 4096, 8192, NULL) == 0 &&
+	       !memchr(b, 1, 4096) && b[7] == 0,
 	   "a trimmed block reads as zeros");
 	ok(device_zero(d, 10, 12288 + 5, NULL) == 0 &&
-	       device_read(d, b, 4096, 12288, NULL) == 0 && b[4] == a[4096 + 4] &&
-	       b[5] == 0 && b[14] == 0 && b[15] == a[4096 + 15],
+	       device_read(d, b, 4096, 12288, NULL) == 0 &&
+	       b[4] == a[4096 + 4] && b[5] == 0 && b[14] == 0 &&
+	       b[15] == a[4096 + 15],
 	   "zeroing part of a block keeps the rest");
 	ok(device_write(d, a, 4096, (1 << 20) - 2048, NULL) == -EINVAL,
 	   "a write past the end is refused");
-	ok(device_read(d, b, 1, 1 << 20, NULL) == -EINVAL, "a read past the end too");
+	ok(device_read(d, b, 1, 1 << 20, NULL) == -EINVAL,
+	   "a read past the end too");
 	ok(device_write(d, a, 4096, UINT64_MAX - 100, NULL) == -EINVAL,
 	   "an offset that would overflow too");
 

@@ -134,15 +134,17 @@ int main(void)
 	ok(device_add_rule(d, &r, err, sizeof err) == -1 &&
 	       strstr(err, "exists"),
 	   "a rule name is unique: %s", err);
-	ok(device_write(d, page, 4096, 8192, &io) == 0, "a lost write succeeds");
-	ok(device_read(d, back, 4096, 8192, &io) == 0 && !memcmp(back, old, 4096),
+	ok(device_write(d, page, 4096, 8192, &io) == 0,
+	   "a lost write succeeds");
+	ok(device_read(d, back, 4096, 8192, &io) == 0 &&
+	       !memcmp(back, old, 4096),
 	   "but the old data stays");
 	char *ev = events_of(d);
 	ok(strstr(ev, "\"event\":\"fault\",\"op\":\"write\",\"offset\":8192,"
-		      "\"length\":4096,\"rule\":\"lost\",\"action\":\"lose\","
-		      "\"pages\":[7]") &&
+	              "\"length\":4096,\"rule\":\"lost\",\"action\":\"lose\","
+	              "\"pages\":[7]") &&
 	       strstr(ev, "\"event\":\"damaged-read\",\"op\":\"read\","
-			  "\"offset\":8192,\"length\":4096,\"pages\":[7]"),
+	                  "\"offset\":8192,\"length\":4096,\"pages\":[7]"),
 	   "the loss and the read of the lost block are logged with the page");
 	free(ev);
 	ok(device_remove_rule(d, "lost", err, sizeof err) == 0 &&
@@ -182,7 +184,8 @@ int main(void)
 	set(&r, "action", "stall");
 	device_add_rule(d, &r, err, sizeof err);
 	device_flush(d, &io);
-	ok(io.stall && io.delay_ns == 7000000, "stall and delay reach the front end");
+	ok(io.stall && io.delay_ns == 7000000,
+	   "stall and delay reach the front end");
 	device_read(d, back, 4096, 0, &io);
 	ok(!io.stall && io.delay_ns == 7000000, "the delay applies to reads");
 	device_clear_rules(d);

@@ -75,6 +75,9 @@ static int own_cgroup(int version, char *path, size_t len)
 		char *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
 		if (!c2)
 			continue;
+		/* "ID:CONTROLLERS:PATH": cut both fields off at their ':'
+		 * ("0::/" is the v2 line: ID "0", no controllers). */
+		*c1 = '\0';
 		*c2 = '\0';
 		const char *ctrls = c1 + 1;
 		bool match = version == 2 ? !strcmp(line, "0") && !*ctrls

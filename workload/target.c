@@ -30,6 +30,110 @@ static void fill(struct target *t, const char *name)
 	snprintf(t->name, sizeof t->name, "%s", name);
 	ctl_target_dir(name, t->dir, sizeof t->dir);
 	snprintf(t->sock, sizeof t->sock, "%s/control.sock", t->dir);
+	snprintf(t->gentab, sizeof t->gentab, "%s/gentab", t->dir);
+	t->ctl = TARGET_CTL_SOCKET;
+}
+
+static int read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "re");
+	if (!f)
+		return -1;
+	int ok = fgets(buf, (int)len, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -1;
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+/* BAR 2 (the shared memory) of the first QEMU ivshmem device. */
+static int find_ivshmem(char *path, size_t len, char *err, size_t errlen)
+{
+	const char *base = "/sys/bus/pci/devices";
+	DIR *d = opendir(base);
+	if (!d) {
+		snprintf(err, errlen, "cannot list %s: %s", base,
+		         strerror(errno));
+		return -1;
+	}
+	struct dirent *e;
+	char best[256] = "";
+	while ((e = readdir(d))) {
+		char p[600], v[64], dv[64];
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof p, "%s/%s/vendor", base, e->d_name);
+		if (read_line(p, v, sizeof v) || strcmp(v, "0x1af4"))
+			continue;
+		snprintf(p, sizeof p, "%s/%s/device", base, e->d_name);
+		if (read_line(p, dv, sizeof dv) || strcmp(dv, "0x1110"))
+			continue;
+		/* The lowest address, so that the choice is stable. */
+		if (!*best || strcmp(e->d_name, best) < 0)
+			snprintf(best, sizeof best, "%s", e->d_name);
+	}
+	closedir(d);
+	if (!*best) {
+		snprintf(err, errlen,
+		         "no ivshmem device (PCI 1af4:1110) in %s: is this a "
+		         "guest started by 'swapemu vm'?",
+		         base);
+		return -1;
+	}
+	/* Memory decoding must be on for the BAR to reach the memory; the
+	 * firmware normally turns it on, and no driver claims the device. */
+	char p[600], v[16];
+	snprintf(p, sizeof p, "%s/%s/enable", base, best);
+	if (!read_line(p, v, sizeof v) && !strcmp(v, "0")) {
+		FILE *f = fopen(p, "we");
+		if (f) {
+			fputs("1", f);
+			fclose(f);
+		}
+	}
+	snprintf(path, len, "%s/%s/resource2", base, best);
+	return 0;
+}
+
+int target_from_parts(const char *label, const char *gentab,
+                      const char *control, struct target *t, char *err,
+                      size_t errlen)
+{
+	memset(t, 0, sizeof *t);
+	if (label)
+		snprintf(t->name, sizeof t->name, "%s", label);
+	if (gentab && !strcmp(gentab, "ivshmem")) {
+		if (find_ivshmem(t->gentab, sizeof t->gentab, err, errlen))
+			return -1;
+	} else if (gentab) {
+		if (!*gentab) {
+			snprintf(err, errlen, "--gentab needs a path");
+			return -1;
+		}
+		snprintf(t->gentab, sizeof t->gentab, "%s", gentab);
+	}
+	if (!control) {
+		t->ctl = TARGET_CTL_NONE;
+	} else if (!strcmp(control, "shm")) {
+		if (!*t->gentab) {
+			snprintf(err, errlen,
+			         "--control shm needs --gentab: the mailbox "
+			         "follows the generation table");
+			return -1;
+		}
+		t->ctl = TARGET_CTL_SHM;
+	} else {
+		struct stat st;
+		if (stat(control, &st) || !S_ISSOCK(st.st_mode)) {
+			snprintf(err, errlen, "--control %s: not a socket",
+			         control);
+			return -1;
+		}
+		snprintf(t->sock, sizeof t->sock, "%s", control);
+		t->ctl = TARGET_CTL_SOCKET;
+	}
+	return 0;
 }
 
 int target_find(const char *name, struct target *t, char *err, size_t errlen)
@@ -103,27 +207,37 @@ int target_find(const char *name, struct target *t, char *err, size_t errlen)
 int target_publish(struct target *t, uint64_t run, uint64_t pages, char *err,
                    size_t errlen)
 {
-	char p[4200];
-	snprintf(p, sizeof p, "%s/gentab", t->dir);
+	const char *p = t->gentab;
+	if (!*p)
+		return 0;
 	int fd = open(p, O_RDWR | O_CLOEXEC);
 	if (fd < 0) {
-		snprintf(err, errlen,
-		         "target '%s' has no generation table: cannot open "
-		         "%s: %s",
-		         t->name, p, strerror(errno));
+		if (t->dir[0])
+			snprintf(err, errlen,
+			         "target '%s' has no generation table: cannot "
+			         "open %s: %s",
+			         t->name, p, strerror(errno));
+		else
+			snprintf(err, errlen, "cannot open %s: %s", p,
+			         strerror(errno));
 		return -1;
 	}
+	/* A device's own table is exactly GENTAB_SIZE; a shared-memory file
+	 * or a PCI BAR is larger (a power of two), and must hold the
+	 * mailbox too when it carries the counters. */
+	uint64_t need =
+	    t->ctl == TARGET_CTL_SHM ? SHMCTL_REGION_MIN : GENTAB_SIZE;
 	struct stat st;
-	if (fstat(fd, &st) || (uint64_t)st.st_size != GENTAB_SIZE) {
+	if (fstat(fd, &st) || (uint64_t)st.st_size < need) {
 		snprintf(err, errlen,
-		         "%s: not a generation table (%lld bytes, expected "
-		         "%zu)",
-		         p, (long long)st.st_size, GENTAB_SIZE);
+		         "%s: not a generation table (%lld bytes, expected at "
+		         "least %llu)",
+		         p, (long long)st.st_size, (unsigned long long)need);
 		close(fd);
 		return -1;
 	}
-	void *m =
-	    mmap(NULL, GENTAB_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	size_t len = (size_t)need;
+	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	close(fd);
 	if (m == MAP_FAILED) {
 		snprintf(err, errlen, "cannot map %s: %s", p, strerror(errno));
@@ -135,17 +249,36 @@ int target_publish(struct target *t, uint64_t run, uint64_t pages, char *err,
 		         "%s: bad magic or capacity (not written by a "
 		         "swapemu device?)",
 		         p);
-		munmap(m, GENTAB_SIZE);
+		munmap(m, len);
 		return -1;
 	}
 	if (pages > tab->capacity) {
 		snprintf(err, errlen,
 		         "--pages %llu is more than the generation table of "
 		         "'%s' holds (%llu)",
-		         (unsigned long long)pages, t->name,
+		         (unsigned long long)pages, t->name[0] ? t->name : p,
 		         (unsigned long long)tab->capacity);
-		munmap(m, GENTAB_SIZE);
+		munmap(m, len);
 		return -1;
+	}
+	if (t->ctl == TARGET_CTL_SHM) {
+		struct shmctl *c =
+		    (struct shmctl *)((char *)m + SHMCTL_OFFSET);
+		uint64_t deadline = now_ns() + 10000000000ull;
+		while (atomic_load_explicit(&c->magic, memory_order_acquire) !=
+		       SHMCTL_MAGIC) {
+			if (torture_stop || now_ns() > deadline) {
+				snprintf(err, errlen,
+				         "%s: no control bridge serves the "
+				         "mailbox at offset %u (swapemu vm "
+				         "runs one on the host)",
+				         p, SHMCTL_OFFSET);
+				munmap(m, len);
+				return -1;
+			}
+			sleep_ms(10);
+		}
+		t->shm = c;
 	}
 	uint64_t old = atomic_load_explicit(&tab->run, memory_order_acquire);
 	if (old)
@@ -153,14 +286,16 @@ int target_publish(struct target *t, uint64_t run, uint64_t pages, char *err,
 		        "swapemu-torture: warning: the generation table of "
 		        "'%s' holds run %#llx (a concurrent run, or one that "
 		        "was killed); taking it over\n",
-		        t->name, (unsigned long long)old);
+		        t->name[0] ? t->name : p, (unsigned long long)old);
 	atomic_store_explicit(&tab->run, 0, memory_order_release);
 	for (uint64_t i = 0; i < pages; i++)
 		atomic_store_explicit(&tab->gen[i], 0, memory_order_relaxed);
 	atomic_store_explicit(&tab->run, run, memory_order_release);
 	t->tab = tab;
+	t->map_len = len;
 	/* Keep the part in use resident: the device reads it while it
-	 * serves swap writes, and must never wait for a swap-in itself. */
+	 * serves swap writes, and must never wait for a swap-in itself.
+	 * (A PCI BAR is not swappable memory; mlock leaves it alone.) */
 	size_t used = (size_t)((char *)&tab->gen[pages] - (char *)tab);
 	if (!mlock(tab, used))
 		t->locked = used;
@@ -172,16 +307,81 @@ void target_unpublish(struct target *t)
 	if (!t || !t->tab)
 		return;
 	atomic_store_explicit(&t->tab->run, 0, memory_order_release);
-	munmap(t->tab, GENTAB_SIZE);
+	munmap(t->tab, t->map_len);
 	t->tab = NULL;
+	t->shm = NULL;
+}
+
+#define SHMCTL_TIMEOUT_NS (10ull * 1000000000ull)
+
+/* One request through the mailbox; like ctl_request(). */
+static int shm_request(struct target *t, const char *cmd, char **body,
+                       char *err, size_t errlen)
+{
+	struct shmctl *c = t->shm;
+	*body = NULL;
+	if (!c) {
+		snprintf(err, errlen, "the mailbox is not mapped");
+		return -1;
+	}
+	if (strlen(cmd) >= SHMCTL_CMD_MAX) {
+		snprintf(err, errlen, "command too long for the mailbox");
+		return -1;
+	}
+	uint64_t deadline = now_ns() + SHMCTL_TIMEOUT_NS;
+	uint64_t n = atomic_load_explicit(&c->req, memory_order_relaxed);
+	/* A request that timed out earlier may still be in the works. */
+	while (atomic_load_explicit(&c->done, memory_order_acquire) != n) {
+		if (now_ns() > deadline)
+			goto timeout;
+		sleep_ms(1);
+	}
+	memcpy(c->cmd, cmd, strlen(cmd) + 1);
+	atomic_store_explicit(&c->req, ++n, memory_order_release);
+	while (atomic_load_explicit(&c->done, memory_order_acquire) != n) {
+		if (now_ns() > deadline)
+			goto timeout;
+		sleep_ms(1);
+	}
+	size_t len = c->reply_len;
+	if (len >= SHMCTL_REPLY_MAX)
+		len = SHMCTL_REPLY_MAX - 1;
+	if (c->status) {
+		snprintf(err, errlen, "%.*s", (int)len, c->reply);
+		return -1;
+	}
+	char *b = malloc(len + 1);
+	if (!b) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	memcpy(b, c->reply, len);
+	b[len] = '\0';
+	*body = b;
+	return 0;
+timeout:
+	snprintf(err, errlen,
+	         "the host's control bridge did not answer '%s' in %llu s",
+	         cmd, SHMCTL_TIMEOUT_NS / 1000000000ull);
+	return -1;
 }
 
 char *target_counters(struct target *t, char *err, size_t errlen)
 {
-	char *body;
-	if (ctl_request(t->sock, "counters", &body, NULL, err, errlen))
+	char *body = NULL;
+	switch (t->ctl) {
+	case TARGET_CTL_SOCKET:
+		if (ctl_request(t->sock, "counters", &body, NULL, err, errlen))
+			return NULL;
+		return body;
+	case TARGET_CTL_SHM:
+		if (shm_request(t, "counters", &body, err, errlen))
+			return NULL;
+		return body;
+	default:
+		snprintf(err, errlen, "no control channel");
 		return NULL;
-	return body;
+	}
 }
 
 bool target_wait_idle(struct target *t, uint64_t deadline_ns)

@@ -152,6 +152,8 @@ static void usage(FILE *f)
 	        "[--seconds S] [--swapouts K]\n"
 	        "                       [--modify-ms M] [--batch B] "
 	        "[--seed X] [--json] [--quiet]\n"
+	        "                       [--gentab PATH|ivshmem] "
+	        "[--control SOCKET|shm]\n"
 	        "\n"
 	        "Swaps stamped pages out with MADV_PAGEOUT and rewrites them "
 	        "slowly right\n"
@@ -172,6 +174,20 @@ static void usage(FILE *f)
 	        "  --batch B       pages per MADV_PAGEOUT call (default 32)\n"
 	        "  --seed X        seed of the run id (default: from time "
 	        "and pid)\n"
+	        "  --gentab PATH   publish generations in this table "
+	        "instead of the target's:\n"
+	        "                  a device's gentab file, a PCI BAR's "
+	        "resourceN file, or\n"
+	        "                  'ivshmem' for the guest's QEMU ivshmem "
+	        "device (swapemu vm)\n"
+	        "  --control C     read the device's counters from socket C, "
+	        "or 'shm' for the\n"
+	        "                  mailbox after the table (swapemu vm); "
+	        "without it, a run\n"
+	        "                  with --gentab only publishes "
+	        "generations\n"
+	        "                  (with --gentab or --control, --target "
+	        "NAME is only a label)\n"
 	        "  --json          one JSON object on stdout instead of a "
 	        "table\n"
 	        "  --quiet         no progress line on stderr\n"
@@ -201,9 +217,18 @@ static uint64_t parse_num(const char *opt, const char *v, uint64_t min,
 }
 
 static void parse_args(int argc, char **argv, const char **target,
+                       const char **gentab, const char **control,
                        bool *have_seed)
 {
-	enum { O_TARGET = 256, O_PAGES, O_SECONDS, O_SWAPOUTS, O_MODIFY };
+	enum {
+		O_TARGET = 256,
+		O_PAGES,
+		O_SECONDS,
+		O_SWAPOUTS,
+		O_MODIFY,
+		O_GENTAB,
+		O_CONTROL
+	};
 	static const struct option lo[] = {
 	    {"target", required_argument, NULL, O_TARGET},
 	    {"pages", required_argument, NULL, O_PAGES},
@@ -212,6 +237,8 @@ static void parse_args(int argc, char **argv, const char **target,
 	    {"modify-ms", required_argument, NULL, O_MODIFY},
 	    {"batch", required_argument, NULL, 'b'},
 	    {"seed", required_argument, NULL, 's'},
+	    {"gentab", required_argument, NULL, O_GENTAB},
+	    {"control", required_argument, NULL, O_CONTROL},
 	    {"json", no_argument, NULL, 'j'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
@@ -227,6 +254,12 @@ static void parse_args(int argc, char **argv, const char **target,
 		switch (c) {
 		case O_TARGET:
 			*target = optarg;
+			break;
+		case O_GENTAB:
+			*gentab = optarg;
+			break;
+		case O_CONTROL:
+			*control = optarg;
 			break;
 		case O_PAGES:
 			o->pages =
@@ -614,7 +647,7 @@ static bool wait_loop_done(void)
 			return false;
 		sleep_ms(20);
 	}
-	return S.t ? target_wait_idle(S.t, deadline) : true;
+	return S.r.dev.present ? target_wait_idle(S.t, deadline) : true;
 }
 
 /* The final verification phase. Returns the device's idleness. */
@@ -648,7 +681,7 @@ static bool verify(void)
 
 	uint64_t deadline = now_ns() + IDLE_TIMEOUT_NS;
 	bool idle = wait_writeback(old, nold, deadline);
-	if (S.t)
+	if (S.r.dev.present)
 		idle = target_wait_idle(S.t, deadline) && idle;
 	else
 		sleep_ms(1000);
@@ -694,7 +727,7 @@ static bool verify(void)
 	}
 	read_vmstat(&in1, &out);
 	r->swapins = in1 - in0;
-	if (S.t)
+	if (S.r.dev.present)
 		idle =
 		    target_wait_idle(S.t, now_ns() + IDLE_TIMEOUT_NS) && idle;
 	free(old);
@@ -705,13 +738,13 @@ static bool verify(void)
 
 int main(int argc, char **argv)
 {
-	const char *target = NULL;
+	const char *target = NULL, *gentab = NULL, *control = NULL;
 	bool have_seed = false;
 	char err[4096];
 	struct torture_opts *o = &S.o;
 	struct torture_result *r = &S.r;
 
-	parse_args(argc, argv, &target, &have_seed);
+	parse_args(argc, argv, &target, &gentab, &control, &have_seed);
 	S.show_progress = !o->quiet && isatty(STDERR_FILENO);
 	setvbuf(stderr, NULL, _IOLBF, 0);
 
@@ -739,13 +772,26 @@ int main(int argc, char **argv)
 	if (!uname(&u))
 		snprintf(r->kernel, sizeof r->kernel, "%s", u.release);
 
-	int found = target_find(target, &S.tgt, err, sizeof err);
-	if (found < 0)
-		die("%s", err);
-	if (found) {
+	if (gentab || control) {
+		/* Given by its parts (a VM guest, or no run directory). */
+		if (target_from_parts(target, gentab, control, &S.tgt, err,
+		                      sizeof err))
+			die("%s", err);
 		S.t = &S.tgt;
-		o->target = S.tgt.name;
-		r->dev.present = true;
+		o->target = target;
+		r->dev.present = S.tgt.ctl != TARGET_CTL_NONE;
+		if (!gentab)
+			warn("no generation table (--gentab): the device cannot "
+			     "tell modified pages from clean ones");
+	} else {
+		int found = target_find(target, &S.tgt, err, sizeof err);
+		if (found < 0)
+			die("%s", err);
+		if (found) {
+			S.t = &S.tgt;
+			o->target = S.tgt.name;
+			r->dev.present = true;
+		}
 	}
 	if (pagemap_open(err, sizeof err))
 		die("%s", err);
@@ -769,8 +815,10 @@ int main(int argc, char **argv)
 	if (S.t) {
 		if (target_publish(S.t, r->run, o->pages, err, sizeof err))
 			die("%s", err);
-		if (!(c_start = target_counters(S.t, err, sizeof err)))
-			die("target '%s': %s", S.tgt.name, err);
+		if (r->dev.present &&
+		    !(c_start = target_counters(S.t, err, sizeof err)))
+			die("target '%s': %s",
+			    S.tgt.name[0] ? S.tgt.name : S.tgt.gentab, err);
 	}
 
 	if (memcg_enter(&S.cg, err, sizeof err))
@@ -828,14 +876,15 @@ int main(int argc, char **argv)
 	/* The device's counts are the main loop's: the final check's
 	 * swap-outs are clean by construction and counted apart. */
 	bool loop_idle = wait_loop_done();
-	if (S.t && !(c_end = target_counters(S.t, err, sizeof err)))
-		warn("target '%s': cannot read the counters: %s", S.tgt.name,
-		     err);
+	if (r->dev.present &&
+	    !(c_end = target_counters(S.t, err, sizeof err)))
+		warn("target '%s': cannot read the counters: %s",
+		     S.tgt.name[0] ? S.tgt.name : S.tgt.gentab, err);
 	r->dev.idle = verify() && loop_idle;
 	r->seconds = (double)(now_ns() - S.t_start) / 1e9;
 	read_vmstat(&in1, &out1);
 	r->kernel_pswpout = out1 - out0;
-	if (S.t) {
+	if (r->dev.present) {
 		target_delta(c_start, c_end, &r->dev);
 		free(c_start);
 		free(c_end);
