@@ -253,50 +253,56 @@ static struct live_cfg live_cfg(struct device *d)
 	return c;
 }
 
-/* The stamped pages a buffer carries, as a JSON member "pages":[...]. */
+/* Builds a JSON member "pages":[...] from the stamped blocks of a buffer,
+ * one page at a time. */
+struct page_list {
+	char *out;
+	size_t len, used;
+	int n;
+};
+
+static void page_list_add(struct page_list *l, const char *block)
+{
+	const uint64_t *w = (const uint64_t *)block;
+	if (w[STAMP_W_MAGIC] != STAMP_MAGIC || l->used + 32 >= l->len)
+		return;
+	l->used +=
+	    (size_t)snprintf(l->out + l->used, l->len - l->used, "%s%" PRIu64,
+	                     l->n++ ? "," : ",\"pages\":[", w[STAMP_W_INDEX]);
+}
+
+static void page_list_end(struct page_list *l)
+{
+	if (l->n)
+		snprintf(l->out + l->used, l->len - l->used, "]");
+}
+
+/* The stamped pages a buffer carries. */
 static void pages_json(const char *buf, size_t len, uint64_t off, char *out,
                        size_t outlen)
 {
-	size_t used = 0;
-	int n = 0;
+	struct page_list l = {out, outlen, 0, 0};
 	out[0] = 0;
-	uint64_t first = (off + BLK - 1) / BLK * BLK - off;
-	for (uint64_t at = first; at + BLK <= len && used + 32 < outlen;
-	     at += BLK) {
-		const uint64_t *w = (const uint64_t *)(buf + at);
-		if (w[STAMP_W_MAGIC] != STAMP_MAGIC)
-			continue;
-		used += (size_t)snprintf(
-		    out + used, outlen - used, "%s%" PRIu64,
-		    n++ ? "," : ",\"pages\":[", w[STAMP_W_INDEX]);
-	}
-	if (n)
-		snprintf(out + used, outlen - used, "]");
+	for (uint64_t at = (off + BLK - 1) / BLK * BLK - off; at + BLK <= len;
+	     at += BLK)
+		page_list_add(&l, buf + at);
+	page_list_end(&l);
 }
 
-/* The stamped pages that the corruption of verdict v hits in a read of
- * buf, as "pages":[...]. */
+/* The stamped pages that the corruption of verdict v hits in a read. */
 static void corrupt_pages_json(const struct rule_verdict *v, const char *buf,
                                size_t len, uint64_t off, char *out,
                                size_t outlen)
 {
-	size_t used = 0;
-	int n = 0;
+	struct page_list l = {out, outlen, 0, 0};
 	out[0] = 0;
-	for (uint64_t b = 0; b < v->corrupt_bits && used + 32 < outlen; b++) {
+	for (uint64_t b = 0; b < v->corrupt_bits; b++) {
 		uint64_t at = rules_corrupt_bit(v, b, len) / 8;
 		uint64_t start = at - (off + at) % BLK; /* its block in buf */
-		if (start > len || len - start < BLK)
-			continue; /* a partial block: no stamp to read */
-		const uint64_t *w = (const uint64_t *)(buf + start);
-		if (w[STAMP_W_MAGIC] != STAMP_MAGIC)
-			continue;
-		used += (size_t)snprintf(
-		    out + used, outlen - used, "%s%" PRIu64,
-		    n++ ? "," : ",\"pages\":[", w[STAMP_W_INDEX]);
+		if (start <= len && len - start >= BLK) /* whole blocks only */
+			page_list_add(&l, buf + start);
 	}
-	if (n)
-		snprintf(out + used, outlen - used, "]");
+	page_list_end(&l);
 }
 
 /* Marks the whole blocks of a write the device did not store (from

@@ -5,9 +5,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-static int tap_n, tap_failed;
+static int tap_n, tap_failed, tap_planned;
 
-#define plan(n) printf("1..%d\n", (n))
+/* A plan up front, or none: done_testing() then prints it at the end. */
+#define plan(n) (tap_planned = 1, printf("1..%d\n", (n)))
 #define skip_all(...)                                                          \
 	do {                                                                   \
 		printf("1..0 # SKIP " __VA_ARGS__);                            \
@@ -25,6 +26,11 @@ static int tap_n, tap_failed;
 			tap_failed = 1;                                        \
 		_c;                                                            \
 	})
-#define done_testing() return tap_failed
+#define done_testing()                                                         \
+	do {                                                                   \
+		if (!tap_planned)                                              \
+			printf("1..%d\n", tap_n);                              \
+		return tap_failed;                                             \
+	} while (0)
 
 #endif

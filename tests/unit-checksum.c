@@ -8,22 +8,7 @@
 #include <xxhash.h>
 
 #include "checksum.h"
-
-static int ntest, nfail;
-
-__attribute__((format(printf, 2, 3))) static void ok(int cond, const char *fmt,
-                                                     ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		nfail++;
-}
+#include "tap.h"
 
 /* Both implementations must agree with the vector. */
 static void crc_vector(const void *buf, size_t len, uint32_t want,
@@ -122,6 +107,5 @@ int main(void)
 	   "checksum(CSUM_XXH3) is XXH3_64bits");
 	ok(checksum(CSUM_NONE, "123456789", 9) == 0, "CSUM_NONE gives 0");
 
-	printf("1..%d\n", ntest);
-	return nfail ? 1 : 0;
+	done_testing();
 }

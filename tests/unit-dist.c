@@ -5,22 +5,7 @@
 #include <string.h>
 
 #include "dist.h"
-
-static int ntest, nfail;
-
-__attribute__((format(printf, 2, 3))) static void ok(int cond, const char *fmt,
-                                                     ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		nfail++;
-}
+#include "tap.h"
 
 static void duration_ok(const char *s, uint64_t want)
 {
@@ -334,6 +319,5 @@ int main(void)
 	syntax();
 	round_trip();
 	sampling();
-	printf("1..%d\n", ntest);
-	return nfail ? 1 : 0;
+	done_testing();
 }

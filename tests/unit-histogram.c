@@ -6,22 +6,7 @@
 #include <stdlib.h>
 
 #include "histogram.h"
-
-static int ntest, nfail;
-
-__attribute__((format(printf, 2, 3))) static void ok(int cond, const char *fmt,
-                                                     ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		nfail++;
-}
+#include "tap.h"
 
 /* got is a bucket's upper bound: never below the truth, at most 1/16
  * above it. */
@@ -196,6 +181,5 @@ int main(void)
 
 	free(v);
 	free(h);
-	printf("1..%d\n", ntest);
-	return nfail ? 1 : 0;
+	done_testing();
 }

@@ -6,22 +6,7 @@
 #include <string.h>
 
 #include "stamp.h"
-
-static int ntest, nfail;
-
-__attribute__((format(printf, 2, 3))) static void ok(int cond, const char *fmt,
-                                                     ...)
-{
-	va_list ap;
-
-	printf("%sok %d - ", cond ? "" : "not ", ++ntest);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	if (!cond)
-		nfail++;
-}
+#include "tap.h"
 
 static void is_class(const void *page, const struct gentab *tab,
                      enum stamp_class want, const char *what)
@@ -153,6 +138,5 @@ int main(void)
 	free(tab);
 	free(copy);
 	free(page);
-	printf("1..%d\n", ntest);
-	return nfail ? 1 : 0;
+	done_testing();
 }
