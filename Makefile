@@ -46,10 +46,12 @@ PLUGIN := $(if $(PLUGIN_SRCS),$(BUILD)/nbdkit-swapemu-plugin.so)
 TOOLS := $(BUILD)/swapemu-ctl
 
 PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN)
+# The plugin's man page, when pod2man is there (perl's, always on Debian).
+MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swapemu-plugin.1))
 
 .SECONDARY:
 .PHONY: all deps check check-unit check-san demo clean install format
-all: deps $(PROGRAMS) $(C_TESTS)
+all: deps $(PROGRAMS) $(C_TESTS) $(MANPAGE)
 
 deps:
 ifneq ($(MISSING),)
@@ -82,6 +84,10 @@ $(BUILD)/swapemu-ctl: $(BUILD)/injector/swapemu-ctl.o $(BUILD)/libswapemu.a
 
 $(BUILD)/nbdkit-swapemu-plugin.so: $(PLUGIN_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -shared -o $@ $^ $(LIBS)
+
+$(BUILD)/nbdkit-swapemu-plugin.1: nbdplugin/nbdkit-swapemu-plugin.pod
+	@mkdir -p $(dir $@)
+	pod2man --section=1 --center=swapemu --release=swapemu --name=nbdkit-swapemu-plugin $< $@
 
 $(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lnbd -luring

@@ -29,7 +29,10 @@ static const char usage[] =
     "  -g, --gentab PATH       generation table shared with the torture\n"
     "                          workload (created if missing)\n"
     "  -e, --events PATH       append the event log (JSON lines) to PATH\n"
-    "  -t, --capture-threads N threads reading /dev/fuse (default 8)\n"
+    "  -t, --capture-threads N threads reading /dev/fuse (default 1: each\n"
+    "                          request waits the capture delay exactly;\n"
+    "                          more read faster but can capture a request\n"
+    "                          that came during another's delay early)\n"
     "  -P, --pidfile PATH      write the daemon's pid to PATH\n"
     "  -f, --foreground        stay in the foreground\n"
     "      --print-profile     check the profile, print it, and exit\n"
@@ -72,7 +75,7 @@ static void parse_options(int argc, char **argv, struct options *o,
 	const char *sets[64];
 	int nsets = 0, c;
 	char err[1024];
-	*o = (struct options){.name = "target", .threads = 8};
+	*o = (struct options){.name = "target", .threads = 1};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:s:n:c:g:e:t:P:fh", longs,
 	                        NULL)) != -1) {
@@ -162,7 +165,8 @@ static void protect_daemon(void)
 	fprintf(stderr, "swapemu-fuse: note: sanitizer build, memory not "
 	                "locked\n");
 #else
-	if (mlockall(MCL_CURRENT | MCL_FUTURE))
+	/* On fault: the store's reserved mapping gets pages as it is written. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
 		fprintf(stderr,
 		        "swapemu-fuse: warning: mlockall failed (%s); the "
 		        "daemon could be swapped onto itself\n",

@@ -492,9 +492,7 @@ int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
 {
 	if (io) {
 		*io = (struct dev_io){0};
-		io->delay_ns = dist_is_zero(&d->live.completion)
-		                   ? 0
-		                   : device_completion_delay(d);
+		io->delay_ns = device_completion_delay(d);
 	}
 	if (out_of_range(d, len, off))
 		return -EINVAL;
@@ -677,6 +675,8 @@ static uint64_t device_completion_delay(struct device *d)
 	struct dist dist = d->live.completion;
 	uint64_t seed = d->live.seed;
 	pthread_rwlock_unlock(&d->cfg_lock);
+	if (dist_is_zero(&dist))
+		return 0;
 	return dist_sample(&dist, seed ^ 0xc0,
 	                   atomic_fetch_add(&d->completion_n, 1));
 }

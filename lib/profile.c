@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -224,9 +225,18 @@ int profile_load(struct profile *p, const char *file, char *err, size_t errlen)
 {
 	struct profile tmp = *p;
 	struct load_ctx c = {.p = &tmp};
+	struct stat st;
 	c.f = fopen(file, "r");
-	if (!c.f) {
+	if (!c.f || fstat(fileno(c.f), &st)) {
 		snprintf(err, errlen, "%s: cannot open profile: %m", file);
+		if (c.f)
+			fclose(c.f);
+		return -1;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		snprintf(err, errlen, "%s: not a profile (not a regular file)",
+			 file);
+		fclose(c.f);
 		return -1;
 	}
 	int line = ini_parse_stream(counting_reader, &c, on_key, &c);
@@ -247,7 +257,12 @@ int profile_load(struct profile *p, const char *file, char *err, size_t errlen)
 int profile_set(struct profile *p, const char *assignment, char *err,
                 size_t errlen)
 {
-	char buf[1024], *dot, *eq;
+	char buf[4200], *dot, *eq;
+	if (strlen(assignment) >= sizeof buf) {
+		snprintf(err, errlen, "setting too long (%zu characters)",
+			 strlen(assignment));
+		return -1;
+	}
 	snprintf(buf, sizeof buf, "%s", assignment);
 	eq = strchr(buf, '=');
 	dot = eq ? memchr(buf, '.', (size_t)(eq - buf)) : NULL;

@@ -24,7 +24,7 @@ static const struct {
     {"EBUSY", EBUSY},       {"ENODEV", ENODEV},
     {"ENXIO", ENXIO},       {"EDQUOT", EDQUOT},
     {"EFBIG", EFBIG},       {"EOVERFLOW", EOVERFLOW},
-    {"ENODATA", ENODATA},   {"EILSEQ", EILSEQ},
+    {"ENODATA", ENODATA},   {"EILSEQ", EILSEQ},       {"ENOTSUP", ENOTSUP},
 };
 
 int errno_by_name(const char *name)

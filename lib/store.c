@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -15,8 +16,11 @@
 struct store {
 	enum store_kind kind;
 	uint64_t nblocks;
-	void **blocks; /* memory: one pointer per block, NULL = zeros */
-	int fd;        /* file */
+	/* memory: one reserved mapping; only written blocks get pages, and a
+	 * block never written (or trimmed) is not read, it is zeros */
+	char *mem;
+	uint8_t *present;
+	int fd; /* file */
 	_Atomic uint64_t used;
 };
 
@@ -31,16 +35,22 @@ struct store *store_open(const struct profile *p, char *err, size_t errlen)
 	s->nblocks = p->size / BLK;
 	s->fd = -1;
 	if (s->kind == STORE_MEMORY) {
-		s->blocks = calloc(s->nblocks, sizeof *s->blocks);
-		if (!s->blocks) {
+		s->mem = mmap(NULL, p->size, PROT_READ | PROT_WRITE,
+			      MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1,
+			      0);
+		s->present = calloc(s->nblocks, 1);
+		if (s->mem == MAP_FAILED || !s->present) {
 			snprintf(err, errlen,
-			         "cannot allocate the block table for a %llu "
-			         "byte store",
-			         (unsigned long long)p->size);
+				 "cannot reserve memory for a %llu byte store",
+				 (unsigned long long)p->size);
+			if (s->mem != MAP_FAILED)
+				munmap(s->mem, p->size);
+			free(s->present);
 			free(s);
 			return NULL;
 		}
-		return s;
+		madvise(s->mem, p->size, MADV_NOHUGEPAGE); /* 4 KiB granules */
+	return s;
 	}
 	s->fd = open(p->store_path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
 	struct stat st;
@@ -82,10 +92,9 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
-	if (s->blocks) {
-		for (uint64_t i = 0; i < s->nblocks; i++)
-			free(s->blocks[i]);
-		free(s->blocks);
+	if (s->kind == STORE_MEMORY) {
+		munmap(s->mem, s->nblocks * BLK);
+		free(s->present);
 	}
 	if (s->fd >= 0)
 		close(s->fd);
@@ -130,9 +139,8 @@ int store_read(struct store *s, uint64_t blk, void *buf)
 {
 	if (s->kind == STORE_FILE)
 		return full_pread(s->fd, buf, blk * BLK);
-	void *b = s->blocks[blk];
-	if (b)
-		memcpy(buf, b, BLK);
+	if (s->present[blk])
+		memcpy(buf, s->mem + blk * BLK, BLK);
 	else
 		memset(buf, 0, BLK);
 	return 0;
@@ -142,15 +150,11 @@ int store_write(struct store *s, uint64_t blk, const void *buf)
 {
 	if (s->kind == STORE_FILE)
 		return full_pwrite(s->fd, buf, blk * BLK);
-	void *b = s->blocks[blk];
-	if (!b) {
-		b = aligned_alloc(BLK, BLK);
-		if (!b)
-			return -ENOSPC;
-		s->blocks[blk] = b;
+	memcpy(s->mem + blk * BLK, buf, BLK);
+	if (!s->present[blk]) {
+		s->present[blk] = 1;
 		s->used += BLK;
 	}
-	memcpy(b, buf, BLK);
 	return 0;
 }
 
@@ -164,11 +168,12 @@ int store_trim(struct store *s, uint64_t blk)
 		static const char zeros[BLK];
 		return full_pwrite(s->fd, zeros, blk * BLK);
 	}
-	void *b = s->blocks[blk];
-	if (b) {
-		s->blocks[blk] = NULL;
+	if (s->present[blk]) {
+		s->present[blk] = 0;
 		s->used -= BLK;
-		free(b);
+		/* Give the page back; locked memory refuses, then zero it. */
+		if (madvise(s->mem + blk * BLK, BLK, MADV_DONTNEED))
+			memset(s->mem + blk * BLK, 0, BLK);
 	}
 	return 0;
 }
