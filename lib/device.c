@@ -43,12 +43,17 @@ struct device {
 	struct eventlog *log;
 	struct gentab *gentab;
 	uint64_t nblocks;
-	uint64_t *csum;    /* per block, valid where has_csum[blk] */
-	uint8_t *has_csum; /* written under the block's lock */
-	/* Per block: 1 + the stamped page whose write the device lost or tore
-	 * there (UINT64_MAX for an unstamped one), until a write replaces it;
-	 * a read of such a block is logged as "damaged-read". */
-	_Atomic uint64_t *damaged;
+	/* Per block, together so that a request touches one cache line:
+	 * its checksum, whether it has one, and 1 + the stamped page whose
+	 * write the device lost or tore there (UINT64_MAX for an unstamped
+	 * one) until a write replaces it; a read of such a block is logged
+	 * as "damaged-read". */
+	struct block_meta {
+		uint64_t csum;
+		_Atomic uint64_t damaged;
+		uint8_t has_csum; /* written under the block's lock */
+	} *meta;
+	_Atomic unsigned nrules; /* rules in force: 0 skips their lock */
 	pthread_mutex_t locks[NLOCKS];
 	uint64_t start_ns;
 	struct op_stats ops[OP_COUNT];
@@ -63,6 +68,8 @@ struct device {
 struct live_cfg {
 	int require;
 	enum on_error on_violation, verify_reads;
+	struct dist completion;
+	uint64_t seed;
 };
 
 static uint64_t now_ns(void)
@@ -126,6 +133,7 @@ struct device *device_open(const struct profile *p, const char *gentab_path,
 	pthread_mutex_init(&d->stall_lock, NULL);
 	pthread_cond_init(&d->stall_cond, NULL);
 	d->rules = ruleset_new(p->rules, p->nrules, p->seed);
+	d->nrules = p->nrules;
 	if (!d->rules) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
@@ -133,10 +141,8 @@ struct device *device_open(const struct profile *p, const char *gentab_path,
 	d->start_ns = now_ns();
 	for (int i = 0; i < NLOCKS; i++)
 		pthread_mutex_init(&d->locks[i], NULL);
-	d->csum = calloc(d->nblocks, sizeof *d->csum);
-	d->has_csum = calloc(d->nblocks, 1);
-	d->damaged = calloc(d->nblocks, sizeof *d->damaged);
-	if (!d->csum || !d->has_csum || !d->damaged) {
+	d->meta = calloc(d->nblocks, sizeof *d->meta);
+	if (!d->meta) {
 		snprintf(err, errlen,
 		         "cannot allocate checksums for %" PRIu64 " blocks",
 		         d->nblocks);
@@ -167,9 +173,7 @@ void device_close(struct device *d)
 		munmap(d->gentab, GENTAB_SIZE);
 	eventlog_close(d->log);
 	store_close(d->store);
-	free(d->csum);
-	free(d->has_csum);
-	free(d->damaged);
+	free(d->meta);
 	for (int i = 0; i < NLOCKS; i++)
 		pthread_mutex_destroy(&d->locks[i]);
 	free(d->rules);
@@ -241,14 +245,14 @@ static pthread_mutex_t *block_lock(struct device *d, uint64_t blk)
 	return &d->locks[blk % NLOCKS];
 }
 
-static uint64_t device_completion_delay(struct device *d);
 static int device_read_raw(struct device *d, char *p, size_t len, uint64_t off);
 
 static struct live_cfg live_cfg(struct device *d)
 {
 	pthread_rwlock_rdlock(&d->cfg_lock);
 	struct live_cfg c = {d->live.require, d->live.on_violation,
-	                     d->live.verify_reads};
+	                     d->live.verify_reads, d->live.completion,
+	                     d->live.seed};
 	pthread_rwlock_unlock(&d->cfg_lock);
 	return c;
 }
@@ -317,7 +321,9 @@ static void mark_damaged(struct device *d, const char *buf, size_t len,
 		                : w[STAMP_W_MAGIC] == STAMP_MAGIC
 		                    ? w[STAMP_W_INDEX] + 1
 		                    : UINT64_MAX;
-		atomic_store(&d->damaged[(off + at) / BLK], mark);
+		_Atomic uint64_t *m = &d->meta[(off + at) / BLK].damaged;
+		if (atomic_load_explicit(m, memory_order_relaxed) != mark)
+			atomic_store(m, mark);
 	}
 }
 
@@ -325,7 +331,7 @@ static void mark_damaged(struct device *d, const char *buf, size_t len,
 static void note_damaged_reads(struct device *d, uint64_t len, uint64_t off)
 {
 	for (uint64_t blk = off / BLK; blk * BLK < off + len; blk++) {
-		uint64_t mark = atomic_load(&d->damaged[blk]);
+		uint64_t mark = atomic_load(&d->meta[blk].damaged);
 		if (!mark)
 			continue;
 		char detail[64] = "";
@@ -374,6 +380,10 @@ static enum rule_action apply_rules(struct device *d, enum dev_op op,
                                     unsigned classes, const char *data,
                                     struct rule_verdict *v, struct dev_io *io)
 {
+	if (!atomic_load_explicit(&d->nrules, memory_order_acquire)) {
+		memset(v, 0, sizeof *v); /* the common case: no rules */
+		return ACT_NONE;
+	}
 	struct rule_req q = {op, off, len, classes, now_ns() - d->start_ns};
 	char names[8][RULE_NAME_MAX];
 	enum rule_action acts[8];
@@ -440,9 +450,9 @@ static int store_block(struct device *d, uint64_t blk, const char *src,
 	if (r)
 		goto out;
 	if (d->prof.checksum != CSUM_NONE) {
-		d->csum[blk] =
+		d->meta[blk].csum =
 		    checksum(d->prof.checksum, csum_src ? csum_src : data, BLK);
-		d->has_csum[blk] = 1;
+		d->meta[blk].has_csum = 1;
 	}
 out:
 	pthread_mutex_unlock(lk);
@@ -490,13 +500,16 @@ static int store_range(struct device *d, const char *buf, size_t len,
 int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
                  struct dev_io *io)
 {
+	struct live_cfg cfg = live_cfg(d);
 	if (io) {
 		*io = (struct dev_io){0};
-		io->delay_ns = device_completion_delay(d);
+		if (!dist_is_zero(&cfg.completion))
+			io->delay_ns = dist_sample(
+			    &cfg.completion, cfg.seed ^ 0xc0,
+			    atomic_fetch_add(&d->completion_n, 1));
 	}
 	if (out_of_range(d, len, off))
 		return -EINVAL;
-	struct live_cfg cfg = live_cfg(d);
 	unsigned classes;
 	unsigned violations =
 	    classify_capture(d, buf, len, off, cfg.require, &classes);
@@ -533,8 +546,8 @@ static int load_block(struct device *d, uint64_t blk, char *dst,
 	pthread_mutex_t *lk = block_lock(d, blk);
 	pthread_mutex_lock(lk);
 	int r = store_read(d->store, blk, dst);
-	int bad = !r && d->has_csum[blk] &&
-	          checksum(d->prof.checksum, dst, BLK) != d->csum[blk];
+	int bad = !r && d->meta[blk].has_csum &&
+	          checksum(d->prof.checksum, dst, BLK) != d->meta[blk].csum;
 	pthread_mutex_unlock(lk);
 	if (r)
 		return r;
@@ -640,8 +653,8 @@ static int drop_range(struct device *d, uint64_t len, uint64_t off)
 			pthread_mutex_t *lk = block_lock(d, blk);
 			pthread_mutex_lock(lk);
 			r = store_trim(d->store, blk);
-			d->has_csum[blk] = 0;
-			atomic_store(&d->damaged[blk], 0);
+			d->meta[blk].has_csum = 0;
+			atomic_store(&d->meta[blk].damaged, 0);
 			pthread_mutex_unlock(lk);
 		} else {
 			r = store_block(d, blk, zeros, in_off, n, NULL);
@@ -667,18 +680,6 @@ int device_zero(struct device *d, uint64_t len, uint64_t off, struct dev_io *io)
 		return -EINVAL;
 	int r = simple_rules(d, OP_ZERO, len, off, io);
 	return r ? r : drop_range(d, len, off);
-}
-
-static uint64_t device_completion_delay(struct device *d)
-{
-	pthread_rwlock_rdlock(&d->cfg_lock);
-	struct dist dist = d->live.completion;
-	uint64_t seed = d->live.seed;
-	pthread_rwlock_unlock(&d->cfg_lock);
-	if (dist_is_zero(&dist))
-		return 0;
-	return dist_sample(&dist, seed ^ 0xc0,
-	                   atomic_fetch_add(&d->completion_n, 1));
 }
 
 uint64_t device_capture_delay(struct device *d)
@@ -765,6 +766,7 @@ static void replace_rules(struct device *d, struct ruleset *s)
 	pthread_rwlock_wrlock(&d->cfg_lock);
 	struct ruleset *old = d->rules;
 	d->rules = s;
+	atomic_store(&d->nrules, s->n);
 	pthread_rwlock_unlock(&d->cfg_lock);
 	free(old);
 }
@@ -783,6 +785,7 @@ int device_load_profile(struct device *d, const struct profile *np, char *err,
 	struct ruleset *old = d->rules;
 	d->live = *np;
 	d->rules = s;
+	atomic_store(&d->nrules, s->n);
 	pthread_rwlock_unlock(&d->cfg_lock);
 	free(old);
 	char detail[400];
@@ -837,6 +840,7 @@ static int edit_rules(struct device *d, const struct rule_spec *add,
 	pthread_rwlock_wrlock(&d->cfg_lock);
 	struct ruleset *old = d->rules;
 	d->rules = s;
+	atomic_store(&d->nrules, s->n);
 	d->live.nrules = s->n;
 	for (unsigned i = 0; i < s->n; i++)
 		d->live.rules[i] = s->rule[i].spec;
