@@ -19,6 +19,8 @@ DEPS := \
 	/usr/bin/nbdkit:nbdkit \
 	/usr/bin/nbdfuse:nbdfuse \
 	/usr/bin/prove:perl \
+	/usr/bin/qemu-system-x86_64:qemu-system-x86 \
+	/usr/share/doc/busybox-static/copyright:busybox-static \
 	/usr/bin/pkg-config:pkg-config \
 	/sbin/losetup:mount \
 	/sbin/mkswap:util-linux
@@ -50,7 +52,7 @@ PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN)
 MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swapemu-plugin.1))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-san demo clean install format
+.PHONY: all deps check check-unit check-vm check-san demo clean install format
 all: deps $(PROGRAMS) $(C_TESTS) $(MANPAGE)
 
 deps:
@@ -97,6 +99,10 @@ PROVE := prove --exec tests/tap-run
 check: all
 	$(PROVE) $(addprefix ./,$(UNIT_TESTS) $(filter-out $(UNIT_TESTS),$(C_TESTS))) \
 		$(sort $(wildcard ./tests/*.t))
+
+# Real kernels under QEMU (also part of check; they skip without QEMU).
+check-vm: all
+	$(PROVE) ./tests/vm.t ./tests/vm-failure.t
 
 check-unit: all
 	$(PROVE) $(addprefix ./,$(UNIT_TESTS))

@@ -95,7 +95,7 @@ static struct gentab *gentab_map(const char *path, char *err, size_t errlen)
 		return NULL;
 	}
 	struct stat st;
-	if (fstat(fd, &st) || ((uint64_t)st.st_size != GENTAB_SIZE &&
+	if (fstat(fd, &st) || ((uint64_t)st.st_size < GENTAB_SIZE &&
 	                       ftruncate(fd, (off_t)GENTAB_SIZE))) {
 		snprintf(err, errlen, "%s: cannot size generation table: %m",
 		         path);

@@ -262,8 +262,7 @@ int target_publish(struct target *t, uint64_t run, uint64_t pages, char *err,
 		return -1;
 	}
 	if (t->ctl == TARGET_CTL_SHM) {
-		struct shmctl *c =
-		    (struct shmctl *)((char *)m + SHMCTL_OFFSET);
+		struct shmctl *c = (struct shmctl *)((char *)m + SHMCTL_OFFSET);
 		uint64_t deadline = now_ns() + 10000000000ull;
 		while (atomic_load_explicit(&c->magic, memory_order_acquire) !=
 		       SHMCTL_MAGIC) {
@@ -361,8 +360,8 @@ static int shm_request(struct target *t, const char *cmd, char **body,
 	return 0;
 timeout:
 	snprintf(err, errlen,
-	         "the host's control bridge did not answer '%s' in %llu s",
-	         cmd, SHMCTL_TIMEOUT_NS / 1000000000ull);
+	         "the host's control bridge did not answer '%s' in %llu s", cmd,
+	         SHMCTL_TIMEOUT_NS / 1000000000ull);
 	return -1;
 }
 

@@ -26,7 +26,7 @@ struct target {
 	char name[256];
 	char dir[4096];
 	char sock[4200];
-	char gentab[4200];  /* the table's file; "" for none */
+	char gentab[4200]; /* the table's file; "" for none */
 	enum target_ctl ctl;
 	struct gentab *tab; /* mapped shared, or NULL */
 	size_t map_len;     /* bytes mapped at tab */

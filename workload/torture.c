@@ -64,13 +64,15 @@ static int guarded_copy(void *dst, const void *src)
 
 /* Stores v into *w, the first access to a page that may have to be
  * swapped in; -1 on SIGBUS. */
-static int guarded_store(volatile uint64_t *w, uint64_t v)
+/* Stores v at w and returns the old value through old. An exchange is a
+ * write access, so the fault is a write fault (as a plain store's), yet the
+ * old head is seen too and checked like every other word. */
+static int guarded_xchg(volatile uint64_t *w, uint64_t v, uint64_t *old)
 {
 	if (sigsetjmp(bus_jb, 1))
 		return -1;
 	bus_armed = 1;
-	*w = v;
-	__asm__ __volatile__("" ::: "memory");
+	*old = __atomic_exchange_n(w, v, __ATOMIC_SEQ_CST);
 	bus_armed = 0;
 	return 0;
 }
@@ -497,7 +499,8 @@ static void rewrite_head(uint64_t i, unsigned j)
 	uint64_t seq = S.seq[i];
 	S.bad[j] = 0;
 	bool wb_before = under_writeback(S.pfn[j]);
-	if (guarded_store(&w[STAMP_W_HEAD], seq + 1)) {
+	uint64_t old_head;
+	if (guarded_xchg(&w[STAMP_W_HEAD], seq + 1, &old_head)) {
 		unreadable(i);
 		S.swapped[j] = 0; /* no more rewriting */
 		return;
@@ -527,6 +530,8 @@ static void rewrite_head(uint64_t i, unsigned j)
 		bad = STAMP_W_RUN;
 	else if (w[STAMP_W_INDEX] != i)
 		bad = STAMP_W_INDEX;
+	else if (old_head != seq)
+		bad = STAMP_W_HEAD;
 	else if (w[STAMP_W_TAIL] != seq)
 		bad = STAMP_W_TAIL;
 	S.bad[j] = bad >= 0;
@@ -536,7 +541,7 @@ static void rewrite_head(uint64_t i, unsigned j)
 	/* An older generation, whole (apart from the head just written)? */
 	uint64_t old = w[STAMP_W_TAIL];
 	enum damage_kind kind = DAMAGE_CORRUPT;
-	if (bad == STAMP_W_TAIL && old < seq) {
+	if (bad == STAMP_W_TAIL && old < seq && old_head == old) {
 		uint64_t key = stamp_body_key(S.r.run, i, old);
 		kind = DAMAGE_LOST;
 		for (unsigned k = STAMP_W_BODY; k < STAMP_W_TAIL; k++)
@@ -781,8 +786,9 @@ int main(int argc, char **argv)
 		o->target = target;
 		r->dev.present = S.tgt.ctl != TARGET_CTL_NONE;
 		if (!gentab)
-			warn("no generation table (--gentab): the device cannot "
-			     "tell modified pages from clean ones");
+			warn(
+			    "no generation table (--gentab): the device cannot "
+			    "tell modified pages from clean ones");
 	} else {
 		int found = target_find(target, &S.tgt, err, sizeof err);
 		if (found < 0)
@@ -827,13 +833,22 @@ int main(int argc, char **argv)
 		     err);
 	r->cgroup = S.cg.version == 2 ? "v2" : S.cg.version == 1 ? "v1" : NULL;
 
+	/* Only the stamped pages may be swapped: the workload's own memory
+	 * stays locked, so a device that loses, corrupts or fails a page can
+	 * damage the measured pages but never the program measuring them. */
+	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
+		warn("mlockall: %s; the workload's own memory may be swapped",
+		     strerror(errno));
 	void *m = mmap(NULL, o->pages * PS, PROT_READ | PROT_WRITE,
 	               MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (m == MAP_FAILED)
 		die("cannot map %llu pages: %s", (unsigned long long)o->pages,
 		    strerror(errno));
+	munlock(m, o->pages * PS);
 	S.pages = m;
-	if (madvise(m, o->pages * PS, MADV_NOHUGEPAGE))
+	/* EINVAL: a kernel without transparent huge pages, nothing to
+	 * turn off. */
+	if (madvise(m, o->pages * PS, MADV_NOHUGEPAGE) && errno != EINVAL)
 		warn("madvise(MADV_NOHUGEPAGE): %s", strerror(errno));
 	S.seq = calloc(o->pages, sizeof *S.seq);
 	S.dead = calloc(o->pages, 1);
@@ -876,8 +891,7 @@ int main(int argc, char **argv)
 	/* The device's counts are the main loop's: the final check's
 	 * swap-outs are clean by construction and counted apart. */
 	bool loop_idle = wait_loop_done();
-	if (r->dev.present &&
-	    !(c_end = target_counters(S.t, err, sizeof err)))
+	if (r->dev.present && !(c_end = target_counters(S.t, err, sizeof err)))
 		warn("target '%s': cannot read the counters: %s",
 		     S.tgt.name[0] ? S.tgt.name : S.tgt.gentab, err);
 	r->dev.idle = verify() && loop_idle;
