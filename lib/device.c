@@ -35,8 +35,7 @@ struct device {
 	struct ruleset *rules;
 	/* Stalls */
 	pthread_mutex_t stall_lock;
-	pthread_cond_t stall_cond;
-	uint64_t stall_gen, stalled;
+	uint64_t stalled;
 	void (*on_release)(void *);
 	void *on_release_opaque;
 	struct store *store;
@@ -52,7 +51,7 @@ struct device {
 		uint64_t csum;
 		_Atomic uint64_t damaged;
 		uint8_t has_csum; /* written under the block's lock */
-	} *meta;
+	} * meta;
 	_Atomic unsigned nrules; /* rules in force: 0 skips their lock */
 	pthread_mutex_t locks[NLOCKS];
 	uint64_t start_ns;
@@ -131,7 +130,6 @@ struct device *device_open(const struct profile *p, const char *gentab_path,
 	d->nblocks = p->size / BLK;
 	pthread_rwlock_init(&d->cfg_lock, NULL);
 	pthread_mutex_init(&d->stall_lock, NULL);
-	pthread_cond_init(&d->stall_cond, NULL);
 	d->rules = ruleset_new(p->rules, p->nrules, p->seed);
 	d->nrules = p->nrules;
 	if (!d->rules) {
@@ -179,7 +177,6 @@ void device_close(struct device *d)
 	free(d->rules);
 	pthread_rwlock_destroy(&d->cfg_lock);
 	pthread_mutex_destroy(&d->stall_lock);
-	pthread_cond_destroy(&d->stall_cond);
 	free(d);
 }
 
@@ -245,7 +242,8 @@ static pthread_mutex_t *block_lock(struct device *d, uint64_t blk)
 	return &d->locks[blk % NLOCKS];
 }
 
-static int device_read_raw(struct device *d, char *p, size_t len, uint64_t off);
+static int read_range(struct device *d, char *p, size_t len, uint64_t off,
+                      enum on_error verify, int host_read);
 
 static struct live_cfg live_cfg(struct device *d)
 {
@@ -327,13 +325,11 @@ static void mark_damaged(struct device *d, const char *buf, size_t len,
 	}
 }
 
-/* Logs reads of blocks whose last write the device lost or tore. */
-static void note_damaged_reads(struct device *d, uint64_t len, uint64_t off)
+/* Logs the read of a block whose last write the device lost or tore. */
+static void note_damaged_read(struct device *d, uint64_t blk)
 {
-	for (uint64_t blk = off / BLK; blk * BLK < off + len; blk++) {
-		uint64_t mark = atomic_load(&d->meta[blk].damaged);
-		if (!mark)
-			continue;
+	uint64_t mark = atomic_load(&d->meta[blk].damaged);
+	if (mark) {
 		char detail[64] = "";
 		if (mark != UINT64_MAX)
 			snprintf(detail, sizeof detail,
@@ -481,7 +477,7 @@ static int store_range(struct device *d, const char *buf, size_t len,
 			char part[BLK];
 			size_t got = keep > done ? keep - done : 0;
 			uint64_t start = blk * BLK + in_off;
-			r = device_read_raw(d, part, n, start);
+			r = read_range(d, part, n, start, ON_ERROR_LOG, 0);
 			if (!r) {
 				memcpy(part, src, got);
 				r = store_block(d, blk, part, in_off, n, src);
@@ -504,9 +500,9 @@ int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
 	if (io) {
 		*io = (struct dev_io){0};
 		if (!dist_is_zero(&cfg.completion))
-			io->delay_ns = dist_sample(
-			    &cfg.completion, cfg.seed ^ 0xc0,
-			    atomic_fetch_add(&d->completion_n, 1));
+			io->delay_ns =
+			    dist_sample(&cfg.completion, cfg.seed ^ 0xc0,
+			                atomic_fetch_add(&d->completion_n, 1));
 	}
 	if (out_of_range(d, len, off))
 		return -EINVAL;
@@ -541,8 +537,10 @@ int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
 
 /* Reads one block and checks it against its checksum. */
 static int load_block(struct device *d, uint64_t blk, char *dst,
-                      enum on_error verify)
+                      enum on_error verify, int host_read)
 {
+	if (host_read)
+		note_damaged_read(d, blk);
 	pthread_mutex_t *lk = block_lock(d, blk);
 	pthread_mutex_lock(lk);
 	int r = store_read(d->store, blk, dst);
@@ -568,9 +566,10 @@ static int load_block(struct device *d, uint64_t blk, char *dst,
 }
 
 /* Reads a range without rules or statistics, checking checksums as
- * configured. */
+ * configured. host_read: a read the front end asked for (not the device's
+ * own read-modify-write), so reads of damaged blocks are logged. */
 static int read_range(struct device *d, char *p, size_t len, uint64_t off,
-                      enum on_error verify)
+                      enum on_error verify, int host_read)
 {
 	char bounce[BLK];
 	while (len) {
@@ -578,7 +577,7 @@ static int read_range(struct device *d, char *p, size_t len, uint64_t off,
 		size_t in_off = off % BLK;
 		size_t n = BLK - in_off < len ? BLK - in_off : len;
 		char *dst = n == BLK ? p : bounce;
-		int r = load_block(d, blk, dst, verify);
+		int r = load_block(d, blk, dst, verify, host_read);
 		if (r)
 			return r;
 		if (dst == bounce)
@@ -586,11 +585,6 @@ static int read_range(struct device *d, char *p, size_t len, uint64_t off,
 		p += n, off += n, len -= n;
 	}
 	return 0;
-}
-
-static int device_read_raw(struct device *d, char *p, size_t len, uint64_t off)
-{
-	return read_range(d, p, len, off, ON_ERROR_LOG);
 }
 
 int device_read(struct device *d, void *buf, size_t len, uint64_t off,
@@ -601,8 +595,7 @@ int device_read(struct device *d, void *buf, size_t len, uint64_t off,
 	if (out_of_range(d, len, off))
 		return -EINVAL;
 	struct live_cfg cfg = live_cfg(d);
-	note_damaged_reads(d, len, off);
-	int r = read_range(d, buf, len, off, cfg.verify_reads);
+	int r = read_range(d, buf, len, off, cfg.verify_reads, 1);
 	if (r)
 		return r;
 	struct rule_verdict v;
@@ -697,9 +690,7 @@ uint64_t device_capture_delay(struct device *d)
 void device_release(struct device *d)
 {
 	pthread_mutex_lock(&d->stall_lock);
-	d->stall_gen++;
 	d->stalled = 0;
-	pthread_cond_broadcast(&d->stall_cond);
 	void (*fn)(void *) = d->on_release;
 	void *opaque = d->on_release_opaque;
 	pthread_mutex_unlock(&d->stall_lock);
@@ -713,16 +704,6 @@ void device_on_release(struct device *d, void (*fn)(void *), void *opaque)
 	pthread_mutex_lock(&d->stall_lock);
 	d->on_release = fn;
 	d->on_release_opaque = opaque;
-	pthread_mutex_unlock(&d->stall_lock);
-}
-
-void device_stall_wait(struct device *d)
-{
-	pthread_mutex_lock(&d->stall_lock);
-	uint64_t gen = d->stall_gen;
-	d->stalled++;
-	while (d->stall_gen == gen)
-		pthread_cond_wait(&d->stall_cond, &d->stall_lock);
 	pthread_mutex_unlock(&d->stall_lock);
 }
 

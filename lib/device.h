@@ -72,14 +72,12 @@ int device_zero(struct device *d, uint64_t len, uint64_t off,
  * distribution (deterministic in the seed and the request's number). */
 uint64_t device_capture_delay(struct device *d);
 
-/* Stalled requests: device_release() lets every request stalled so far
- * go. A front end that holds replies itself registers a callback, called
- * on each release; one that blocks a thread per request calls
- * device_stall_wait(), which returns at the next release. */
+/* Stalled requests: a front end holds each stalled reply itself, counts it
+ * with device_stall_note(), and lets it go when the callback it registered
+ * with device_on_release() runs: device_release() calls it and zeroes the
+ * count. */
 void device_release(struct device *d);
 void device_on_release(struct device *d, void (*fn)(void *), void *opaque);
-void device_stall_wait(struct device *d);
-/* Counts a stalled request a front end holds itself (until the release). */
 void device_stall_note(struct device *d);
 uint64_t device_stalled(struct device *d);
 

@@ -56,7 +56,7 @@ static struct device *dev;
 static struct control *ctl;
 
 /* Stalls: each request holds its own worker thread until the control
- * socket's "release". Polled (not device_stall_wait) so that a stalled
+ * socket's "release". Polled, not a blocking wait, so that a stalled
  * request cannot keep nbdkit from shutting down. */
 static _Atomic uint64_t release_gen;
 
@@ -272,7 +272,7 @@ static int swapemu_after_fork(void)
 	 * itself; pages are locked as they are first touched. */
 	if (cfg.mlock && mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT)) {
 		nbdkit_error("swapemu: mlock=yes: mlockall failed (errno %d)",
-			     errno);
+		             errno);
 		return -1;
 	}
 	if (cfg.control_path &&

@@ -11,15 +11,12 @@
 
 #include "device.h"
 #include "stamp.h"
+#include "device-text.h"
 #include "tap.h"
 
 static uint64_t counter(struct device *d, const char *key)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	device_counters(d, f);
-	fclose(f);
+	char *buf = device_text(d, device_counters);
 	uint64_t v = (uint64_t)-1;
 	size_t klen = strlen(key);
 	for (char *l = buf; l && *l;
@@ -28,16 +25,6 @@ static uint64_t counter(struct device *d, const char *key)
 			v = strtoull(l + klen + 1, NULL, 10);
 	free(buf);
 	return v;
-}
-
-static char *events(struct device *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	device_events(d, f);
-	fclose(f);
-	return buf;
 }
 
 static struct device *open_dev(struct profile *p, const char *gentab)
@@ -140,7 +127,7 @@ int main(void)
 	   "the refused write stored nothing");
 	ok(counter(d, "capture.modified") == 1 && counter(d, "violations") == 1,
 	   "counted as modified and as a violation");
-	char *ev = events(d);
+	char *ev = device_text(d, device_events);
 	ok(ev && strstr(ev, "\"event\":\"violation\"") &&
 	       strstr(ev, "\"offset\":0") &&
 	       strstr(ev, "\"class\":\"modified\""),

@@ -7,6 +7,7 @@
 
 #include "device.h"
 #include "stamp.h"
+#include "device-text.h"
 #include "tap.h"
 
 static char err[512];
@@ -26,16 +27,6 @@ static void pattern(struct ruleset *s, int n, char *out)
 		out[i] = v.nfired ? 'x' : '.';
 	}
 	out[n] = 0;
-}
-
-static char *events_of(struct device *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
-	device_events(d, f);
-	fclose(f);
-	return buf;
 }
 
 int main(void)
@@ -139,7 +130,7 @@ int main(void)
 	ok(device_read(d, back, 4096, 8192, &io) == 0 &&
 	       !memcmp(back, old, 4096),
 	   "but the old data stays");
-	char *ev = events_of(d);
+	char *ev = device_text(d, device_events);
 	ok(strstr(ev, "\"event\":\"fault\",\"op\":\"write\",\"offset\":8192,"
 	              "\"length\":4096,\"rule\":\"lost\",\"action\":\"lose\","
 	              "\"pages\":[7]") &&
@@ -214,15 +205,12 @@ int main(void)
 	stamp_fill(page, 9, 7, 3);
 	page[100] ^= 1;
 	device_write(d, page, 4096, 8192, NULL);
-	char *c = NULL;
-	size_t clen = 0;
-	FILE *f = open_memstream(&c, &clen);
-	device_counters(d, f);
-	fclose(f);
+	char *c = device_text(d, device_counters);
 	ok(strstr(c, "\nviolations 1\n") != NULL,
 	   "and the live require setting");
 	free(c);
-	ok(strstr((ev = events_of(d)), "\"event\":\"load\"") != NULL,
+	ok(strstr((ev = device_text(d, device_events)), "\"event\":\"load\"") !=
+	       NULL,
 	   "the load is logged");
 	free(ev);
 	device_close(d);
