@@ -10,7 +10,7 @@
 #include <stdio.h>
 #include <time.h>
 
-#define TORTURE_MAX_DAMAGED 100
+#define TORTURE_MAX_DAMAGED 1024
 
 /* Set by SIGINT/SIGTERM: the run stops at the next batch. */
 extern volatile sig_atomic_t torture_stop;
