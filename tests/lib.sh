@@ -30,6 +30,15 @@ require_swap_env() {
 	[ -r /proc/swaps ] || skip_all "no swap support"
 	command -v swapon >/dev/null || skip_all "no swapon"
 	[ -x "$BUILD/swapemu-fuse" ] || skip_all "swapemu-fuse not built"
+	host_swap_lock
+}
+
+# Host swap is one shared resource: two tests (or two checkouts) swapping at
+# once would share pages between their targets and disturb each other's
+# timing. Hold a machine-wide lock for the rest of the test.
+host_swap_lock() {
+	exec 9>"${SWAPEMU_HOST_LOCK:-/tmp/swapemu-host.lock}"
+	flock -w "${SWAPEMU_LOCK_WAIT:-1200}" 9 || { echo "Bail out! host swap lock busy for ${SWAPEMU_LOCK_WAIT:-1200} s"; exit 1; }
 }
 
 # Tear down everything this test attached, whatever happened.
