@@ -7,7 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$TOP/vm/test-lib.sh"
 require_vm_env
-plan 35
+plan 36
 
 # refused ARGS...: exit 2 with exactly one line, "swapemu vm: ...", that
 # matches $WANT.
@@ -51,6 +51,8 @@ failed() {
 vm_run panic --profile "$TOP/configs/unstable.conf" --append swapemu.fault=panic
 failed panic panic run
 check "panic: the reason quotes the panic" grep -q 'Kernel panic - not syncing' <<<"$(json_s reason <<<"$VM_REPORT")"
+check "panic: kernel_findings has the panic message" \
+	grep -q '"kernel_findings":\[[^]]*"Kernel panic - not syncing: sysrq triggered crash' <<<"$VM_REPORT"
 
 # The swap device stops completing writes: the guest's swap I/O never
 # ends, the run times out, and QEMU is killed although one of its threads
