@@ -39,6 +39,14 @@ within() {
 		sleep 0.2
 	done
 }
+# quietly kill ARGS...: kills and reaps swapemu vm without bash's "Killed"
+# notice (printed on the shell's stderr when it reaps the job).
+quietly() {
+	exec 3>&2 2>/dev/null
+	"$@"
+	wait "$VM_PID"
+	exec 2>&3 3>&-
+}
 gone() { ! kill -0 "$1" 2>/dev/null; }
 # No process that names the run or work directory.
 no_processes() {
@@ -51,8 +59,7 @@ LONG=(--profile "$TOP/configs/unstable.conf" --seconds 120 --swapouts 100000000 
 vm_start kill "${LONG[@]}"
 check "kill: the guest was running (QEMU ${VM_QEMU:-?})" test -n "$VM_QEMU" -a -d "$VM_RUN" -a -d "$VM_WORK"
 t0=$SECONDS
-kill -KILL "$VM_PID"
-wait "$VM_PID" 2>/dev/null
+quietly kill -KILL "$VM_PID"
 check "kill: QEMU is gone within 5 s" within 5 gone "$VM_QEMU"
 check "kill: no process of the run is left within 5 s" within 5 no_processes
 check "kill: the FUSE mount is gone within 5 s" within 5 no_mount
@@ -68,8 +75,7 @@ check "kill: the report says the run was killed" \
 vm_start crash "${LONG[@]}"
 dog=$(ps -eo pid=,args= | awk -v p="$VM_PID" '$3 ~ /reap-run$/ && $4 == "--watch" && $5 == p { print $1 }')
 check "crash: the run and its watchdog (${dog:-none}) were running" test -n "$dog" -a -n "$VM_QEMU"
-kill -KILL "$VM_PID" $dog
-wait "$VM_PID" 2>/dev/null
+quietly kill -KILL "$VM_PID" $dog
 check "crash: QEMU, the daemon and the bridge are gone within 5 s" within 5 no_processes
 check "crash: the run directory was left (no watchdog)" test -d "$VM_RUN"
 vm_run next --profile "$TOP/configs/stable.conf" --run true
