@@ -1,9 +1,13 @@
 /* helpers.c - the C tests' helper layer (see helpers.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
 #include <ftw.h>
 #include <libgen.h>
 #include <limits.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -14,6 +18,7 @@
 
 #include "ctlclient.h"
 #include "helpers.h"
+#include "stamp.h"
 
 /* ---- TAP ---------------------------------------------------------------- */
 
@@ -343,4 +348,59 @@ uint64_t t_counter(const char *body, const char *key)
 	if (!body || ctl_counter(body, key, &v))
 		return UINT64_MAX;
 	return v;
+}
+
+void t_check_counters(const char *sock, const char *what, ...)
+{
+	char *body = t_ctl_body(sock, "counters");
+	int good = body != NULL;
+	va_list ap;
+	va_start(ap, what);
+	for (const char *key; (key = va_arg(ap, const char *));) {
+		uint64_t want = va_arg(ap, uint64_t);
+		uint64_t got = t_counter(body, key);
+		if (got != want) {
+			diag("%s: %s is %" PRIu64 ", expected %" PRIu64, what,
+			     key, got, want);
+			good = 0;
+		}
+	}
+	va_end(ap);
+	ok(good, "counters: %s", what);
+	free(body);
+}
+
+/* ---- small things ------------------------------------------------------- */
+
+double t_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+int t_all_zero(const void *p, size_t n)
+{
+	const unsigned char *c = p;
+	for (size_t i = 0; i < n; i++)
+		if (c[i])
+			return 0;
+	return 1;
+}
+
+struct gentab *t_map_gentab(const char *path)
+{
+	int fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd < 0) {
+		diag("%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	struct gentab *t =
+	    mmap(NULL, GENTAB_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	if (t == MAP_FAILED) {
+		diag("mmap %s: %s", path, strerror(errno));
+		return NULL;
+	}
+	return t;
 }

@@ -57,6 +57,7 @@ const char *t_self_dir(void);
 /* ---- an nbdkit server on the swapemu plugin ------------------------------ */
 
 struct nbd_handle;
+struct gentab;
 
 /* The nbdkit program (SWAPEMU_NBDKIT, default "nbdkit") and the plugin
  * (SWAPEMU_NBD_PLUGIN, default ../nbdkit-swapemu-plugin.so next to the test
@@ -84,5 +85,18 @@ char *device_text(struct device *d, void (*report)(struct device *, FILE *));
 char *t_ctl_body(const char *sock, const char *cmd);
 /* The value of "key value" in a counters body, or UINT64_MAX. */
 uint64_t t_counter(const char *body, const char *key);
+/* One test point: the target's counters have the expected values, given as
+ * C("key", value) pairs ending in NULL; each mismatch is a diag. */
+void t_check_counters(const char *sock, const char *what, ...);
+#define C(key, val) key, (uint64_t)(val)
+
+/* ---- small things ------------------------------------------------------- */
+
+/* CLOCK_MONOTONIC in milliseconds. */
+double t_now_ms(void);
+/* Are the n bytes at p all zero? */
+int t_all_zero(const void *p, size_t n);
+/* Maps a generation table file read-write, or NULL with a diag. */
+struct gentab *t_map_gentab(const char *path);
 
 #endif
