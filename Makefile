@@ -41,7 +41,8 @@ LIB_SRCS := $(wildcard lib/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 FUSE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fusefs/*.c))
 TORTURE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard workload/*.c))
-C_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%.t,$(wildcard tests/*.c))
+TEST_HELPERS := $(BUILD)/tests/helpers.o
+C_TESTS := $(patsubst tests/%.c,$(BUILD)/tests/%.t,$(filter-out tests/helpers.c,$(wildcard tests/*.c)))
 UNIT_TESTS := $(filter $(BUILD)/tests/unit-%,$(C_TESTS))
 PLUGIN_SRCS := $(wildcard nbdplugin/*.c)
 PLUGIN := $(if $(PLUGIN_SRCS),$(BUILD)/nbdkit-swapemu-plugin.so)
@@ -91,7 +92,7 @@ $(BUILD)/nbdkit-swapemu-plugin.1: nbdplugin/nbdkit-swapemu-plugin.pod
 	@mkdir -p $(dir $@)
 	pod2man --section=1 --center=swapemu --release=swapemu --name=nbdkit-swapemu-plugin $< $@
 
-$(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(BUILD)/libswapemu.a
+$(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(TEST_HELPERS) $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lnbd -luring
 
 # Unit tests first (fast, no root), then the system tests against the kernel.

@@ -17,7 +17,7 @@
 
 #include "ctlclient.h"
 #include "stamp.h"
-#include "tap.h"
+#include "helpers.h"
 
 #define NPAGES 12
 #define RUN 0x1234567

@@ -41,13 +41,31 @@ host_swap_lock() {
 	flock -w "${SWAPEMU_LOCK_WAIT:-1200}" 9 || { echo "Bail out! host swap lock busy for ${SWAPEMU_LOCK_WAIT:-1200} s"; exit 1; }
 }
 
-# Tear down everything this test attached, whatever happened.
+# requires PROG [ARGS...]: skip the whole test unless PROG exists and, given
+# ARGS, runs successfully (e.g. "requires nbdkit --version",
+# "requires qemu-img --help").
+requires() {
+	command -v "$1" >/dev/null 2>&1 || skip_all "$1 is not installed"
+	[ $# -eq 1 ] || "$@" >/dev/null 2>&1 || skip_all "'$*' failed"
+}
+
+# A stack of cleanups, run last-registered first when the test exits for
+# any reason (as nbdkit's tests/functions.sh): on_cleanup 'COMMAND ...'.
+_cleanups=()
+on_cleanup() { _cleanups+=("$1"); }
+
+# Tear down everything this test made or attached, whatever happened.
 cleanup() {
+	local i
+	for ((i = ${#_cleanups[@]} - 1; i >= 0; i--)); do
+		eval "${_cleanups[$i]}" || true
+	done
+	_cleanups=()
 	"$SWAPEMU" detach --all >/dev/null 2>&1 || "$SWAPEMU" detach --all || true
 	rm -rf "$SWAPEMU_RUN_DIR"
 }
 trap cleanup EXIT
-trap 'exit 1' INT TERM
+trap 'exit 1' INT TERM HUP
 
 # json_num KEY: the number (or true/false/null) a flat JSON object on stdin
 # gives KEY.

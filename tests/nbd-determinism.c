@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "ctlclient.h"
-#include "tap.h"
+#include "helpers.h"
 
 static char dir[] = "/tmp/nbd-determinism.XXXXXX";
 static char plugin[512];

@@ -8,7 +8,7 @@
 #include <xxhash.h>
 
 #include "checksum.h"
-#include "tap.h"
+#include "helpers.h"
 
 /* Both implementations must agree with the vector. */
 static void crc_vector(const void *buf, size_t len, uint32_t want,

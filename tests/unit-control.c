@@ -8,7 +8,7 @@
 
 #include "control.h"
 #include "ctlclient.h"
-#include "tap.h"
+#include "helpers.h"
 
 static int extra(struct device *d, const char *args, FILE *out, char *err,
                  size_t errlen, void *opaque)

@@ -11,8 +11,7 @@
 
 #include "device.h"
 #include "stamp.h"
-#include "device-text.h"
-#include "tap.h"
+#include "helpers.h"
 
 static uint64_t counter(struct device *d, const char *key)
 {

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "dist.h"
-#include "tap.h"
+#include "helpers.h"
 
 static void duration_ok(const char *s, uint64_t want)
 {

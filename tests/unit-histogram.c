@@ -6,7 +6,7 @@
 #include <stdlib.h>
 
 #include "histogram.h"
-#include "tap.h"
+#include "helpers.h"
 
 /* got is a bucket's upper bound: never below the truth, at most 1/16
  * above it. */

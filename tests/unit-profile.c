@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "profile.h"
-#include "tap.h"
+#include "helpers.h"
 
 static char path[64];
 

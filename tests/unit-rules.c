@@ -7,8 +7,7 @@
 
 #include "device.h"
 #include "stamp.h"
-#include "device-text.h"
-#include "tap.h"
+#include "helpers.h"
 
 static char err[512];
 

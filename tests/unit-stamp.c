@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "stamp.h"
-#include "tap.h"
+#include "helpers.h"
 
 static void is_class(const void *page, const struct gentab *tab,
                      enum stamp_class want, const char *what)
