@@ -1,6 +1,16 @@
-/* control.c - the control socket server: one thread accepting, one short
- * thread per connection (so a long "events --follow" never blocks stats). */
+/* control.c - the control socket server: one thread accepting, one thread
+ * per connection (so a long "events --follow" never blocks stats).
+ *
+ * Nothing a client does may hold up the device or the server: connections
+ * are capped (CONTROL_MAX_CONNS; one more is told so and closed), the
+ * command line must arrive within CONTROL_READ_TIMEOUT_S, every write to a
+ * client gives up after CONTROL_WRITE_TIMEOUT_S, and an accept() error
+ * (EMFILE, ...) makes the server pause, not stop. Each connection has a
+ * slot holding its thread and socket, so that control_stop() can wake
+ * every thread (by shutting its socket down) and join it before freeing
+ * anything. */
 #include <errno.h>
+#include <poll.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
@@ -10,6 +20,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -23,6 +34,15 @@ struct command {
 	void *opaque;
 };
 
+enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_DONE };
+
+struct slot {
+	struct control *c;
+	pthread_t thread;
+	int fd;
+	enum slot_state state; /* under c->lock */
+};
+
 struct control {
 	int fd;
 	char path[108];
@@ -31,23 +51,22 @@ struct control {
 	pthread_mutex_t lock;
 	struct command cmds[MAX_COMMANDS];
 	int ncmds;
-	_Atomic int active; /* connections being served */
-};
-
-struct conn {
-	struct control *c;
-	int fd;
+	_Atomic int stopping;
+	struct slot slots[CONTROL_MAX_CONNS];
 };
 
 static int cmd_help(struct device *d, const char *args, FILE *out, char *err,
                     size_t errlen, void *opaque)
 {
 	struct control *c = opaque;
+	struct command cmds[MAX_COMMANDS];
 	(void)d, (void)args, (void)err, (void)errlen;
 	pthread_mutex_lock(&c->lock);
-	for (int i = 0; i < c->ncmds; i++)
-		fprintf(out, "%-10s %s\n", c->cmds[i].name, c->cmds[i].help);
+	int n = c->ncmds;
+	memcpy(cmds, c->cmds, sizeof cmds);
 	pthread_mutex_unlock(&c->lock);
+	for (int i = 0; i < n; i++)
+		fprintf(out, "%-10s %s\n", cmds[i].name, cmds[i].help);
 	return 0;
 }
 
@@ -117,13 +136,26 @@ int control_add(struct control *c, const char *name, const char *help,
 	return ok ? 0 : -1;
 }
 
-/* Reads the command line (one line, at most len-1 bytes). */
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Reads the command line (one line, at most len-1 bytes) within
+ * CONTROL_READ_TIMEOUT_S in all. */
 static int read_line(int fd, char *line, size_t len)
 {
+	uint64_t deadline = now_ms() + CONTROL_READ_TIMEOUT_S * 1000;
 	size_t n = 0;
 	while (n + 1 < len) {
+		uint64_t now = now_ms();
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0)
+			break;
 		ssize_t r = read(fd, line + n, 1);
-		if (r < 0 && errno == EINTR)
+		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
 		if (r <= 0)
 			break;
@@ -135,17 +167,34 @@ static int read_line(int fd, char *line, size_t len)
 	return n ? 0 : -1;
 }
 
+/* The reply stream: writes go straight to the socket, each send bounded
+ * by the socket's SO_SNDTIMEO; closing the stream leaves the socket to
+ * its slot. */
+static ssize_t sock_write(void *cookie, const char *buf, size_t size)
+{
+	int fd = *(int *)cookie;
+	size_t done = 0;
+	while (done < size) {
+		ssize_t w = send(fd, buf + done, size - done, MSG_NOSIGNAL);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return done ? (ssize_t)done : -1;
+		done += (size_t)w;
+	}
+	return (ssize_t)done;
+}
+
 static void *serve_conn(void *arg)
 {
-	struct conn *cn = arg;
-	struct control *c = cn->c;
+	struct slot *sl = arg;
+	struct control *c = sl->c;
 	char line[4096], err[512] = "";
 	FILE *out = NULL;
-	if (read_line(cn->fd, line, sizeof line) ||
-	    !(out = fdopen(cn->fd, "w"))) {
-		close(cn->fd);
+	if (read_line(sl->fd, line, sizeof line) ||
+	    !(out = fopencookie(&sl->fd, "w",
+	                        (cookie_io_functions_t){.write = sock_write})))
 		goto done;
-	}
 	line[strcspn(line, "\r")] = 0;
 	char *args = line + strcspn(line, " \t");
 	if (*args)
@@ -166,54 +215,132 @@ static void *serve_conn(void *arg)
 		fprintf(out, "ok\n");
 	fclose(out);
 done:
-	atomic_fetch_sub(&c->active, 1);
-	free(cn);
+	/* The socket stays open until the slot is reaped: control_stop may
+	 * still shut it down, and its number must not be reused before. */
+	shutdown(sl->fd, SHUT_RDWR);
+	pthread_mutex_lock(&c->lock);
+	sl->state = SLOT_DONE;
+	pthread_mutex_unlock(&c->lock);
 	return NULL;
+}
+
+/* Joins finished connection threads and frees their slots. Returns a free
+ * slot, or NULL if all are busy. Accept thread only. */
+static struct slot *reap(struct control *c)
+{
+	struct slot *free_slot = NULL;
+	for (int i = 0; i < CONTROL_MAX_CONNS; i++) {
+		struct slot *sl = &c->slots[i];
+		pthread_mutex_lock(&c->lock);
+		enum slot_state st = sl->state;
+		pthread_mutex_unlock(&c->lock);
+		if (st == SLOT_DONE) {
+			pthread_join(sl->thread, NULL);
+			close(sl->fd);
+			pthread_mutex_lock(&c->lock);
+			sl->state = SLOT_FREE;
+			pthread_mutex_unlock(&c->lock);
+			st = SLOT_FREE;
+		}
+		if (st == SLOT_FREE && !free_slot)
+			free_slot = sl;
+	}
+	return free_slot;
+}
+
+/* Tells a client the server cannot take it now, without waiting on it. */
+static void refuse(int fd, const char *why)
+{
+	char msg[200];
+	int n = snprintf(msg, sizeof msg, "error: %s\n", why);
+	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* nothing more to do: the client sees the connection close */
+	}
+	close(fd);
 }
 
 static void *accept_loop(void *arg)
 {
 	struct control *c = arg;
-	for (;;) {
+	while (!atomic_load(&c->stopping)) {
 		int fd = accept4(c->fd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd < 0) {
-			if (errno == EINTR || errno == ECONNABORTED)
-				continue;
-			return NULL; /* the socket was shut down */
+			if (atomic_load(&c->stopping))
+				break;
+			if (errno != EINTR && errno != ECONNABORTED) {
+				/* Out of descriptors or memory, or worse:
+				 * free what finished, pause, try again. */
+				reap(c);
+				poll(NULL, 0, 100);
+			}
+			continue;
 		}
-		struct conn *cn = malloc(sizeof *cn);
-		atomic_fetch_add(&c->active, 1);
-		pthread_t t;
-		pthread_attr_t attr;
-		pthread_attr_init(&attr);
-		pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-		if (!cn || (*cn = (struct conn){c, fd},
-		            pthread_create(&t, &attr, serve_conn, cn))) {
-			close(fd);
-			free(cn);
-			atomic_fetch_sub(&c->active, 1);
+		struct slot *sl = reap(c);
+		if (!sl) {
+			char why[120];
+			snprintf(why, sizeof why,
+			         "too many control connections (at most %d at "
+			         "once); try again later",
+			         CONTROL_MAX_CONNS);
+			refuse(fd, why);
+			continue;
 		}
-		pthread_attr_destroy(&attr);
+		struct timeval wt = {.tv_sec = CONTROL_WRITE_TIMEOUT_S};
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &wt, sizeof wt);
+		sl->c = c;
+		sl->fd = fd;
+		pthread_mutex_lock(&c->lock);
+		sl->state = SLOT_BUSY;
+		pthread_mutex_unlock(&c->lock);
+		if (pthread_create(&sl->thread, NULL, serve_conn, sl)) {
+			pthread_mutex_lock(&c->lock);
+			sl->state = SLOT_FREE;
+			pthread_mutex_unlock(&c->lock);
+			refuse(fd, "cannot start a thread for this connection");
+		}
 	}
+	return NULL;
 }
 
-/* Refuses a socket somebody still serves; removes a stale one. */
-static int claim_path(const char *path, char *err, size_t errlen)
+/* Is something listening on the socket at path? */
+static int socket_live(const char *path)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
 	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return 0;
-	int live = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+	/* Non-blocking: a live server with a full backlog says EAGAIN. */
+	int r = connect(fd, (struct sockaddr *)&a, sizeof a);
+	int live = r == 0 || errno == EAGAIN;
 	close(fd);
-	if (live) {
+	return live;
+}
+
+int control_check_path(const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un a;
+	struct stat st;
+	if (!*path || strlen(path) >= sizeof a.sun_path) {
+		snprintf(err, errlen,
+		         "%s: control socket path too long (at most %zu bytes)",
+		         path, sizeof a.sun_path - 1);
+		return -1;
+	}
+	if (lstat(path, &st))
+		return 0;
+	if (!S_ISSOCK(st.st_mode)) {
+		snprintf(err, errlen,
+		         "%s: exists and is not a socket; not replacing it",
+		         path);
+		return -1;
+	}
+	if (socket_live(path)) {
 		snprintf(err, errlen,
 		         "%s: control socket is in use by a running target",
 		         path);
 		return -1;
 	}
-	unlink(path);
 	return 0;
 }
 
@@ -221,12 +348,9 @@ struct control *control_start(const char *path, struct device *d, char *err,
                               size_t errlen)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	if (strlen(path) >= sizeof a.sun_path) {
-		snprintf(err, errlen, "%s: control socket path too long", path);
+	if (control_check_path(path, err, errlen))
 		return NULL;
-	}
-	if (claim_path(path, err, errlen))
-		return NULL;
+	unlink(path); /* a stale socket, if any (checked just now) */
 	struct control *c = calloc(1, sizeof *c);
 	if (!c) {
 		snprintf(err, errlen, "out of memory");
@@ -241,7 +365,7 @@ struct control *control_start(const char *path, struct device *d, char *err,
 	mode_t old = umask(077);
 	int r = c->fd < 0 ? -1 : bind(c->fd, (struct sockaddr *)&a, sizeof a);
 	umask(old);
-	if (r || listen(c->fd, 16)) {
+	if (r || listen(c->fd, SOMAXCONN)) {
 		snprintf(err, errlen, "%s: cannot serve control socket: %m",
 		         path);
 		goto fail;
@@ -276,11 +400,22 @@ void control_stop(struct control *c)
 {
 	if (!c)
 		return;
+	atomic_store(&c->stopping, 1);
 	shutdown(c->fd, SHUT_RDWR);
 	pthread_join(c->thread, NULL);
-	/* Let replies in progress finish; they use c. */
-	for (int i = 0; i < 500 && atomic_load(&c->active); i++)
-		usleep(10000);
+	/* Wake every connection thread (a blocked read or write fails, a
+	 * follower sees the hang-up within a second), then wait for each. */
+	pthread_mutex_lock(&c->lock);
+	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
+		if (c->slots[i].state != SLOT_FREE)
+			shutdown(c->slots[i].fd, SHUT_RDWR);
+	pthread_mutex_unlock(&c->lock);
+	for (int i = 0; i < CONTROL_MAX_CONNS; i++) {
+		if (c->slots[i].state == SLOT_FREE)
+			continue;
+		pthread_join(c->slots[i].thread, NULL);
+		close(c->slots[i].fd);
+	}
 	close(c->fd);
 	unlink(c->path);
 	pthread_mutex_destroy(&c->lock);
