@@ -49,6 +49,7 @@ struct control {
 	struct device *dev;
 	pthread_t thread;
 	pthread_mutex_t lock;
+	pthread_cond_t freed; /* a connection ended */
 	struct command cmds[MAX_COMMANDS];
 	int ncmds;
 	_Atomic int stopping;
@@ -220,6 +221,7 @@ done:
 	shutdown(sl->fd, SHUT_RDWR);
 	pthread_mutex_lock(&c->lock);
 	sl->state = SLOT_DONE;
+	pthread_cond_signal(&c->freed);
 	pthread_mutex_unlock(&c->lock);
 	return NULL;
 }
@@ -246,6 +248,39 @@ static struct slot *reap(struct control *c)
 			free_slot = sl;
 	}
 	return free_slot;
+}
+
+/* A free slot, waiting up to CONTROL_QUEUE_WAIT_MS for one; NULL if
+ * there is none by then. Meanwhile new clients wait in the listen queue:
+ * a burst of clients is served in turn, and only while every slot stays
+ * busy is one refused. */
+static struct slot *wait_slot(struct control *c)
+{
+	struct slot *sl = reap(c);
+	if (sl)
+		return sl;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	ts.tv_sec += CONTROL_QUEUE_WAIT_MS / 1000;
+	ts.tv_nsec += CONTROL_QUEUE_WAIT_MS % 1000 * 1000000L;
+	if (ts.tv_nsec >= 1000000000L)
+		ts.tv_sec++, ts.tv_nsec -= 1000000000L;
+	for (;;) {
+		pthread_mutex_lock(&c->lock);
+		int any = 0, r = 0;
+		while (!atomic_load(&c->stopping) && !r && !any) {
+			for (int i = 0; i < CONTROL_MAX_CONNS; i++)
+				any |= c->slots[i].state == SLOT_DONE;
+			if (!any)
+				r = pthread_cond_timedwait(&c->freed, &c->lock,
+				                           &ts);
+		}
+		pthread_mutex_unlock(&c->lock);
+		if (!any)
+			return NULL;
+		if ((sl = reap(c)))
+			return sl;
+	}
 }
 
 /* Tells a client the server cannot take it now, without waiting on it. */
@@ -275,7 +310,7 @@ static void *accept_loop(void *arg)
 			}
 			continue;
 		}
-		struct slot *sl = reap(c);
+		struct slot *sl = wait_slot(c);
 		if (!sl) {
 			char why[120];
 			snprintf(why, sizeof why,
@@ -321,14 +356,34 @@ int control_check_path(const char *path, char *err, size_t errlen)
 {
 	struct sockaddr_un a;
 	struct stat st;
-	if (!*path || strlen(path) >= sizeof a.sun_path) {
+	if (!*path) {
+		snprintf(err, errlen, "empty control socket path");
+		return -1;
+	}
+	if (strlen(path) >= sizeof a.sun_path) {
 		snprintf(err, errlen,
 		         "%s: control socket path too long (at most %zu bytes)",
 		         path, sizeof a.sun_path - 1);
 		return -1;
 	}
-	if (lstat(path, &st))
+	if (lstat(path, &st)) {
+		/* Absent: its directory must be there to bind in. */
+		char dir[sizeof a.sun_path] = ".";
+		const char *slash = strrchr(path, '/');
+		if (slash == path)
+			snprintf(dir, sizeof dir, "/");
+		else if (slash)
+			snprintf(dir, sizeof dir, "%.*s", (int)(slash - path),
+			         path);
+		if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
+			snprintf(err, errlen,
+			         "%s: cannot serve control socket: %s is not a "
+			         "directory",
+			         path, dir);
+			return -1;
+		}
 		return 0;
+	}
 	if (!S_ISSOCK(st.st_mode)) {
 		snprintf(err, errlen,
 		         "%s: exists and is not a socket; not replacing it",
@@ -360,6 +415,11 @@ struct control *control_start(const char *path, struct device *d, char *err,
 	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
 	c->dev = d;
 	pthread_mutex_init(&c->lock, NULL);
+	pthread_condattr_t ca;
+	pthread_condattr_init(&ca);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	pthread_cond_init(&c->freed, &ca);
+	pthread_condattr_destroy(&ca);
 	c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	/* Root-only from the moment it exists: no window with looser mode. */
 	mode_t old = umask(077);
@@ -392,6 +452,7 @@ fail:
 	if (c->fd >= 0)
 		close(c->fd);
 	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->freed);
 	free(c);
 	return NULL;
 }
@@ -400,7 +461,10 @@ void control_stop(struct control *c)
 {
 	if (!c)
 		return;
+	pthread_mutex_lock(&c->lock);
 	atomic_store(&c->stopping, 1);
+	pthread_cond_broadcast(&c->freed);
+	pthread_mutex_unlock(&c->lock);
 	shutdown(c->fd, SHUT_RDWR);
 	pthread_join(c->thread, NULL);
 	/* Wake every connection thread (a blocked read or write fails, a
@@ -419,5 +483,6 @@ void control_stop(struct control *c)
 	close(c->fd);
 	unlink(c->path);
 	pthread_mutex_destroy(&c->lock);
+	pthread_cond_destroy(&c->freed);
 	free(c);
 }

@@ -10,14 +10,15 @@
  * Front ends and later features add commands with control_add().
  *
  * Limits, so that no client can pin the server or the device: at most
- * CONTROL_MAX_CONNS connections at once (one more gets "error: too many
- * control connections ..." and is closed); the command line must arrive
- * within CONTROL_READ_TIMEOUT_S; a client that takes no reply data for
- * CONTROL_WRITE_TIMEOUT_S is dropped. "events --follow" may idle for as
- * long as no events come (the server checks every second whether the
- * client has gone), but a follower that stops reading while events come
- * is dropped after CONTROL_WRITE_TIMEOUT_S like any other client. No
- * command holds a lock of the device while it writes to the client.
+ * CONTROL_MAX_CONNS connections at once (more wait in the listen queue;
+ * when no connection has ended for CONTROL_QUEUE_WAIT_MS, the next one
+ * gets "error: too many control connections ..." and is closed); the command
+ * line must arrive within CONTROL_READ_TIMEOUT_S; a client that takes no reply
+ * data for CONTROL_WRITE_TIMEOUT_S is dropped. "events --follow" may idle for
+ * as long as no events come (the server checks every second whether the client
+ * has gone), but a follower that stops reading while events come is dropped
+ * after CONTROL_WRITE_TIMEOUT_S like any other client. No command holds a lock
+ * of the device while it writes to the client.
  */
 #ifndef SWAPEMU_CONTROL_H
 #define SWAPEMU_CONTROL_H
@@ -27,6 +28,7 @@
 #include "device.h"
 
 #define CONTROL_MAX_CONNS 64
+#define CONTROL_QUEUE_WAIT_MS 2000
 #define CONTROL_READ_TIMEOUT_S 5
 #define CONTROL_WRITE_TIMEOUT_S 10
 

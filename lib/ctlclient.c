@@ -6,15 +6,56 @@
  * not the final status line, only once another line has started after it.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctlclient.h"
+
+/* The limit on one request, in ms; 0 = none; -1 = not yet decided. */
+static int timeout_ms = -1;
+
+void ctl_set_timeout(int ms)
+{
+	timeout_ms = ms < 0 ? 0 : ms;
+}
+
+int ctl_timeout(void)
+{
+	if (timeout_ms < 0) {
+		const char *e = getenv("SWAPEMU_CTL_TIMEOUT");
+		char *end;
+		double s = e && *e ? strtod(e, &end) : -1;
+		timeout_ms = e && *e && !*end && s >= 0 && s < 2e6
+		                 ? (int)(s * 1000)
+		                 : CTL_DEFAULT_TIMEOUT_MS;
+	}
+	return timeout_ms;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Is cmd "events --follow" (a stream that ends only when the reader
+ * stops), which no timeout applies to? */
+static int is_follow(const char *cmd)
+{
+	cmd += strspn(cmd, " \t");
+	if (strncmp(cmd, "events", 6) || (cmd[6] != ' ' && cmd[6] != '\t'))
+		return 0;
+	cmd += 6 + strspn(cmd + 6, " \t");
+	return !strncmp(cmd, "--follow", 8) && !cmd[8 + strspn(cmd + 8, " \t")];
+}
 
 struct buf {
 	char *p;
@@ -71,7 +112,8 @@ static int emit(struct buf *acc, FILE *out, const char *s, size_t n)
 	return buf_add(acc, s, n);
 }
 
-static int ctl_connect(const char *path, char *err, size_t errlen)
+/* Connects; with a limit, connect and every send give up after ms. */
+static int ctl_connect(const char *path, int ms, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -84,6 +126,11 @@ static int ctl_connect(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
 		return -1;
 	}
+	if (ms > 0) {
+		struct timeval tv = {.tv_sec = ms / 1000,
+		                     .tv_usec = ms % 1000 * 1000};
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	}
 	int r;
 	do
 		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
@@ -91,8 +138,10 @@ static int ctl_connect(const char *path, char *err, size_t errlen)
 	if (r < 0) {
 		int e = errno;
 		snprintf(err, errlen, "%s: cannot connect: %s%s", path,
-		         strerror(e),
-		         e == ECONNREFUSED ? " (is the daemon running?)" : "");
+		         e == EAGAIN ? "timed out" : strerror(e),
+		         e == ECONNREFUSED ? " (is the daemon running?)"
+		         : e == EAGAIN     ? " (the daemon is not accepting)"
+		                           : "");
 		close(fd);
 		return -1;
 	}
@@ -113,7 +162,9 @@ int ctl_request(const char *path, const char *cmd, char **body, FILE *out,
 		snprintf(err, errlen, "a command cannot contain a newline");
 		return -1;
 	}
-	int fd = ctl_connect(path, err, errlen);
+	int ms = is_follow(cmd) ? 0 : ctl_timeout();
+	int64_t deadline = now_ms() + ms;
+	int fd = ctl_connect(path, ms, err, errlen);
 	if (fd < 0)
 		return -1;
 
@@ -129,6 +180,18 @@ int ctl_request(const char *path, const char *cmd, char **body, FILE *out,
 
 	char chunk[4096];
 	for (;;) {
+		if (ms > 0) {
+			int64_t left = deadline - now_ms();
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+				snprintf(err, errlen,
+				         "%s: no complete reply within %.3g s "
+				         "(the daemon may be stuck; "
+				         "SWAPEMU_CTL_TIMEOUT sets the limit)",
+				         path, ms / 1000.0);
+				goto out;
+			}
+		}
 		ssize_t n = read(fd, chunk, sizeof chunk);
 		if (n < 0) {
 			if (errno == EINTR)
