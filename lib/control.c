@@ -10,6 +10,7 @@
  * every thread (by shutting its socket down) and join it before freeing
  * anything. */
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -168,34 +169,23 @@ static int read_line(int fd, char *line, size_t len)
 	return n ? 0 : -1;
 }
 
-/* The reply stream: writes go straight to the socket, each send bounded
- * by the socket's SO_SNDTIMEO; closing the stream leaves the socket to
- * its slot. */
-static ssize_t sock_write(void *cookie, const char *buf, size_t size)
-{
-	int fd = *(int *)cookie;
-	size_t done = 0;
-	while (done < size) {
-		ssize_t w = send(fd, buf + done, size - done, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return done ? (ssize_t)done : -1;
-		done += (size_t)w;
-	}
-	return (ssize_t)done;
-}
-
 static void *serve_conn(void *arg)
 {
 	struct slot *sl = arg;
 	struct control *c = sl->c;
 	char line[4096], err[512] = "";
 	FILE *out = NULL;
+	/* The reply stream writes to a duplicate of the socket: closing it
+	 * leaves the socket itself to the slot. Each write is bounded by the
+	 * socket's SO_SNDTIMEO. */
+	int fd2 = -1;
 	if (read_line(sl->fd, line, sizeof line) ||
-	    !(out = fopencookie(&sl->fd, "w",
-	                        (cookie_io_functions_t){.write = sock_write})))
+	    (fd2 = fcntl(sl->fd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+	    !(out = fdopen(fd2, "w"))) {
+		if (fd2 >= 0)
+			close(fd2);
 		goto done;
+	}
 	line[strcspn(line, "\r")] = 0;
 	char *args = line + strcspn(line, " \t");
 	if (*args)
