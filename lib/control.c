@@ -281,6 +281,12 @@ static void refuse(int fd, const char *why)
 	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* nothing more to do: the client sees the connection close */
 	}
+	/* Closing a Unix socket with unread data resets the peer, which
+	 * may then lose the reason: take what the client sent. */
+	char scratch[4096];
+	for (int i = 0; i < 16; i++)
+		if (recv(fd, scratch, sizeof scratch, MSG_DONTWAIT) <= 0)
+			break;
 	close(fd);
 }
 

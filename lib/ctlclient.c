@@ -170,11 +170,11 @@ int ctl_request(const char *path, const char *cmd, char **body, FILE *out,
 
 	struct buf line = {0}, pending = {0}, acc = {0};
 	int ret = -1, have_pending = 0;
-	if (send_all(fd, cmd, strlen(cmd)) || send_all(fd, "\n", 1)) {
-		snprintf(err, errlen, "%s: cannot send the command: %s", path,
-		         strerror(errno));
-		goto out;
-	}
+	/* If sending fails, a server that refused the connection may still
+	 * have said why: the reply is read all the same. */
+	int send_errno = 0;
+	if (send_all(fd, cmd, strlen(cmd)) || send_all(fd, "\n", 1))
+		send_errno = errno;
 	if (buf_add(&acc, "", 0))
 		goto nomem;
 
@@ -193,14 +193,16 @@ int ctl_request(const char *path, const char *cmd, char **body, FILE *out,
 			}
 		}
 		ssize_t n = read(fd, chunk, sizeof chunk);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* A server that closes without reading all we sent resets
+		 * the connection: the end of the reply, as EOF is. */
+		if (n < 0 && errno != ECONNRESET) {
 			snprintf(err, errlen, "%s: cannot read the reply: %s",
 			         path, strerror(errno));
 			goto out;
 		}
-		if (n == 0)
+		if (n <= 0)
 			break;
 		size_t i = 0;
 		while (i < (size_t)n) {
@@ -243,6 +245,10 @@ int ctl_request(const char *path, const char *cmd, char **body, FILE *out,
 	} else if (have_pending) {
 		status = pending.p;
 		slen = pending.len;
+	} else if (send_errno) {
+		snprintf(err, errlen, "%s: cannot send the command: %s", path,
+		         strerror(send_errno));
+		goto out;
 	} else {
 		snprintf(err, errlen,
 		         "%s: the reply ended without a status line (\"ok\" or "

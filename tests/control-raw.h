@@ -27,7 +27,7 @@ static inline uint64_t raw_now_ms(void)
 static inline int raw_connect(const char *path)
 {
 	struct sockaddr_un a = {.sun_family = AF_UNIX};
-	snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+	snprintf(a.sun_path, sizeof a.sun_path, "%.107s", path);
 	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a)) {
 		close(fd);
@@ -66,9 +66,9 @@ static inline char *raw_read_all(int fd, int ms)
 		ssize_t r = read(fd, buf + len, 4096);
 		if (r < 0 && errno == EINTR)
 			continue;
-		if (r < 0)
+		if (r < 0 && errno != ECONNRESET) /* a reset ends it too */
 			break;
-		if (r == 0) {
+		if (r <= 0) {
 			buf[len] = 0;
 			return buf;
 		}
