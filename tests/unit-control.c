@@ -1,9 +1,14 @@
 /* unit-control: the control socket server and client: commands, errors,
- * permissions, a second server refused on a live socket. */
+ * permissions, a second server refused on a live socket, a path that is
+ * not a socket left alone (issue 8, finding 3), a stale socket replaced,
+ * a path too long for a socket refused. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include "control.h"
@@ -27,7 +32,7 @@ int main(void)
 	char dir[] = "/tmp/unit-control.XXXXXX", path[128], err[512], *body;
 	struct profile p;
 	uint64_t v;
-	plan(13);
+	plan(19);
 	if (!mkdtemp(dir))
 		skip_all("cannot make a temporary directory");
 	snprintf(path, sizeof path, "%s/ctl", dir);
@@ -82,6 +87,41 @@ int main(void)
 	ok(ctl_request(path, "stats", &body, NULL, err, sizeof err) == -1 &&
 	       strstr(err, path),
 	   "no server: the error names the socket: %s", err);
+
+	/* Whatever is at the path and is not a socket stays, untouched. */
+	char file[160], sub[160], longp[200];
+	snprintf(file, sizeof file, "%s/precious", dir);
+	int fd = open(file, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	ok(fd >= 0 && write(fd, "data\n", 5) == 5 && !close(fd) &&
+	       control_start(file, d, err, sizeof err) == NULL &&
+	       strstr(err, "not a socket"),
+	   "a regular file at the path is refused: %s", err);
+	ok(stat(file, &st) == 0 && st.st_size == 5,
+	   "and is still there, whole");
+	unlink(file);
+	snprintf(sub, sizeof sub, "%s/subdir", dir);
+	mkdir(sub, 0700);
+	ok(control_start(sub, d, err, sizeof err) == NULL &&
+	       strstr(err, "not a socket") && stat(sub, &st) == 0,
+	   "so is a directory: %s", err);
+	rmdir(sub);
+	/* A stale socket (bound, nobody listening) is replaced. */
+	struct sockaddr_un a = {.sun_family = AF_UNIX};
+	snprintf(a.sun_path, sizeof a.sun_path, "%.100s", path);
+	int s = socket(AF_UNIX, SOCK_STREAM, 0);
+	ok(s >= 0 && !bind(s, (struct sockaddr *)&a, sizeof a) && !close(s) &&
+	       (c = control_start(path, d, err, sizeof err)) != NULL,
+	   "a stale socket is replaced (%s)", c ? "" : err);
+	control_stop(c);
+	memset(longp, 'x', sizeof longp - 1);
+	longp[0] = '/';
+	longp[sizeof longp - 1] = 0;
+	ok(control_start(longp, d, err, sizeof err) == NULL &&
+	       strstr(err, "too long"),
+	   "a path too long for a socket is refused: %.40s...", err);
+	ok(control_start("/nonexistent-dir/ctl", d, err, sizeof err) == NULL &&
+	       strstr(err, "cannot serve control socket"),
+	   "a path in a missing directory is refused: %s", err);
 	device_close(d);
 	rmdir(dir);
 	done_testing();
