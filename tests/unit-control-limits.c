@@ -118,8 +118,11 @@ int main(void)
 	free(rep);
 	/* They are dropped when their command line does not come. */
 	int dropped = 0;
+	uint64_t deadline = t0 + (CONTROL_READ_TIMEOUT_S + 5) * 1000;
 	for (int i = 0; i < nidle; i++) {
-		char *e = raw_read_all(idle[i], 10000);
+		uint64_t now = raw_now_ms();
+		char *e = raw_read_all(
+		    idle[i], now < deadline ? (int)(deadline - now) : 1);
 		dropped += e && !*e;
 		free(e);
 		close(idle[i]);
