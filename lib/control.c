@@ -24,16 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "commands.h"
 #include "control.h"
-#include "inject.h"
-
-#define MAX_COMMANDS 32
-
-struct command {
-	const char *name, *help;
-	control_fn fn;
-	void *opaque;
-};
 
 enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_DONE };
 
@@ -51,92 +43,9 @@ struct control {
 	pthread_t thread;
 	pthread_mutex_t lock;
 	pthread_cond_t freed; /* a connection ended */
-	struct command cmds[MAX_COMMANDS];
-	int ncmds;
 	_Atomic int stopping;
 	struct slot slots[CONTROL_MAX_CONNS];
 };
-
-static int cmd_help(struct device *d, const char *args, FILE *out, char *err,
-                    size_t errlen, void *opaque)
-{
-	struct control *c = opaque;
-	struct command cmds[MAX_COMMANDS];
-	(void)d, (void)args, (void)err, (void)errlen;
-	pthread_mutex_lock(&c->lock);
-	int n = c->ncmds;
-	memcpy(cmds, c->cmds, sizeof cmds);
-	pthread_mutex_unlock(&c->lock);
-	for (int i = 0; i < n; i++)
-		fprintf(out, "%-10s %s\n", cmds[i].name, cmds[i].help);
-	return 0;
-}
-
-static int cmd_stats(struct device *d, const char *args, FILE *out, char *err,
-                     size_t errlen, void *opaque)
-{
-	(void)args, (void)err, (void)errlen, (void)opaque;
-	device_stats_json(d, out);
-	return 0;
-}
-
-static int cmd_counters(struct device *d, const char *args, FILE *out,
-                        char *err, size_t errlen, void *opaque)
-{
-	(void)args, (void)err, (void)errlen, (void)opaque;
-	device_counters(d, out);
-	return 0;
-}
-
-static int cmd_events(struct device *d, const char *args, FILE *out, char *err,
-                      size_t errlen, void *opaque)
-{
-	(void)opaque;
-	if (!strcmp(args, "--follow")) {
-		device_follow_events(d, out);
-		return 0;
-	}
-	if (*args) {
-		snprintf(err, errlen, "usage: events [--follow]");
-		return -1;
-	}
-	device_events(d, out);
-	return 0;
-}
-
-static int cmd_profile(struct device *d, const char *args, FILE *out, char *err,
-                       size_t errlen, void *opaque)
-{
-	(void)args, (void)opaque;
-	struct profile *p = malloc(sizeof *p);
-	if (!p) {
-		snprintf(err, errlen, "out of memory");
-		return -1;
-	}
-	device_get_profile(d, p);
-	profile_write(p, out);
-	free(p);
-	return 0;
-}
-
-static int cmd_reset(struct device *d, const char *args, FILE *out, char *err,
-                     size_t errlen, void *opaque)
-{
-	(void)args, (void)out, (void)err, (void)errlen, (void)opaque;
-	device_reset(d);
-	return 0;
-}
-
-int control_add(struct control *c, const char *name, const char *help,
-                control_fn fn, void *opaque)
-{
-	pthread_mutex_lock(&c->lock);
-	int ok = c->ncmds < MAX_COMMANDS;
-	if (ok)
-		c->cmds[c->ncmds++] = (struct command){name, help, fn, opaque};
-	pthread_mutex_unlock(&c->lock);
-	return ok ? 0 : -1;
-}
 
 static uint64_t now_ms(void)
 {
@@ -191,16 +100,11 @@ static void *serve_conn(void *arg)
 	if (*args)
 		*args++ = 0;
 	args += strspn(args, " \t");
-	struct command cmd = {0};
-	pthread_mutex_lock(&c->lock);
-	for (int i = 0; i < c->ncmds; i++)
-		if (!strcmp(c->cmds[i].name, line))
-			cmd = c->cmds[i];
-	pthread_mutex_unlock(&c->lock);
-	if (!cmd.fn)
+	const struct ctl_command *cmd = ctl_command_find(line);
+	if (!cmd)
 		fprintf(out, "error: unknown command '%s' (try 'help')\n",
 		        line);
-	else if (cmd.fn(c->dev, args, out, err, sizeof err, cmd.opaque))
+	else if (cmd->fn(c->dev, args, out, err, sizeof err))
 		fprintf(out, "error: %s\n", *err ? err : "failed");
 	else
 		fprintf(out, "ok\n");
@@ -426,16 +330,6 @@ struct control *control_start(const char *path, struct device *d, char *err,
 		         path);
 		goto fail;
 	}
-	control_add(c, "help", "list the commands", cmd_help, c);
-	control_add(c, "stats", "statistics as one JSON object", cmd_stats,
-	            NULL);
-	control_add(c, "counters", "statistics as 'key value' lines",
-	            cmd_counters, NULL);
-	control_add(c, "events", "the event log, JSON lines", cmd_events, NULL);
-	control_add(c, "profile", "the effective profile", cmd_profile, NULL);
-	control_add(c, "reset", "zero the statistics and the event log",
-	            cmd_reset, NULL);
-	inject_register(c);
 	/* A client that goes away mid-reply must not kill the target. */
 	signal(SIGPIPE, SIG_IGN);
 	if (pthread_create(&c->thread, NULL, accept_loop, c)) {

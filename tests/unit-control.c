@@ -15,24 +15,12 @@
 #include "ctlclient.h"
 #include "tap.h"
 
-static int extra(struct device *d, const char *args, FILE *out, char *err,
-                 size_t errlen, void *opaque)
-{
-	(void)d, (void)opaque;
-	if (!strcmp(args, "fail")) {
-		snprintf(err, errlen, "asked to fail");
-		return -1;
-	}
-	fprintf(out, "args=[%s]\n", args);
-	return 0;
-}
-
 int main(void)
 {
 	char dir[] = "/tmp/unit-control.XXXXXX", path[128], err[512], *body;
 	struct profile p;
 	uint64_t v;
-	plan(19);
+	plan(21);
 	if (!mkdtemp(dir))
 		skip_all("cannot make a temporary directory");
 	snprintf(path, sizeof path, "%s/ctl", dir);
@@ -68,14 +56,24 @@ int main(void)
 	ok(ctl_request(path, "bogus", &body, NULL, err, sizeof err) == -1 &&
 	       strstr(err, "unknown command 'bogus'"),
 	   "unknown command: %s", err);
-	control_add(c, "echo", "test command", extra, NULL);
-	ok(ctl_request(path, "echo  a b", &body, NULL, err, sizeof err) == 0 &&
-	       !strcmp(body, "args=[a b]\n"),
-	   "added command gets its arguments");
+	ok(ctl_request(path, "add  r1 \t op=write   action=delay:1ms", &body,
+	               NULL, err, sizeof err) == 0 &&
+	       !strcmp(body, ""),
+	   "a command gets its arguments, blanks between them skipped (%s)",
+	   err);
 	free(body);
-	ok(ctl_request(path, "echo fail", &body, NULL, err, sizeof err) == -1 &&
-	       !strcmp(err, "asked to fail"),
-	   "a failing command reports its reason");
+	ok(ctl_request(path, "rules", &body, NULL, err, sizeof err) == 0 &&
+	       !strncmp(body, "r1 matches=0 fired=0 action=delay\n", 34),
+	   "the rule is there: %s", body);
+	free(body);
+	ok(ctl_request(path, "remove nosuch", &body, NULL, err, sizeof err) ==
+	           -1 &&
+	       !strcmp(err, "no rule 'nosuch'"),
+	   "a failing command reports its reason: %s", err);
+	ok(ctl_request(path, "help", &body, NULL, err, sizeof err) == 0 &&
+	       strstr(body, "stats ") && strstr(body, "rules "),
+	   "help lists the commands");
+	free(body);
 	ok(ctl_request(path, "reset", NULL, NULL, err, sizeof err) == 0 &&
 	       ctl_request(path, "counters", &body, NULL, err, sizeof err) ==
 	           0 &&
