@@ -2,7 +2,7 @@
  * per connection (so a long "events --follow" never blocks stats).
  *
  * Nothing a client does may hold up the device or the server: connections
- * are capped (CONTROL_MAX_CONNS; one more is told so and closed), the
+ * are capped (CONTROL_MAX_CONNS; more wait, then are told so), the
  * command line must arrive within CONTROL_READ_TIMEOUT_S, every write to a
  * client gives up after CONTROL_WRITE_TIMEOUT_S, and an accept() error
  * (EMFILE, ...) makes the server pause, not stop. Each connection has a
@@ -54,25 +54,30 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
-/* Reads the command line (one line, at most len-1 bytes) within
- * CONTROL_READ_TIMEOUT_S in all. */
+/* Reads the command line within CONTROL_READ_TIMEOUT_S in all. Returns 0,
+ * -1 if none came, -2 if it is longer than len-1 bytes. */
 static int read_line(int fd, char *line, size_t len)
 {
 	uint64_t deadline = now_ms() + CONTROL_READ_TIMEOUT_S * 1000;
 	size_t n = 0;
-	while (n + 1 < len) {
+	for (;;) {
 		uint64_t now = now_ms();
 		struct pollfd p = {.fd = fd, .events = POLLIN};
-		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) == 0)
+		int pr =
+		    now >= deadline ? 0 : poll(&p, 1, (int)(deadline - now));
+		if (pr < 0 && errno == EINTR)
+			continue;
+		if (pr <= 0)
 			break;
-		ssize_t r = read(fd, line + n, 1);
+		char ch;
+		ssize_t r = read(fd, &ch, 1);
 		if (r < 0 && (errno == EINTR || errno == EAGAIN))
 			continue;
-		if (r <= 0)
+		if (r <= 0 || ch == '\n')
 			break;
-		if (line[n] == '\n')
-			break;
-		n++;
+		if (n + 1 == len)
+			return -2;
+		line[n++] = ch;
 	}
 	line[n] = 0;
 	return n ? 0 : -1;
@@ -87,12 +92,17 @@ static void *serve_conn(void *arg)
 	/* The reply stream writes to a duplicate of the socket: closing it
 	 * leaves the socket itself to the slot. Each write is bounded by the
 	 * socket's SO_SNDTIMEO. */
-	int fd2 = -1;
-	if (read_line(sl->fd, line, sizeof line) ||
-	    (fd2 = fcntl(sl->fd, F_DUPFD_CLOEXEC, 0)) < 0 ||
+	int fd2 = -1, got = read_line(sl->fd, line, sizeof line);
+	if (got == -1 || (fd2 = fcntl(sl->fd, F_DUPFD_CLOEXEC, 0)) < 0 ||
 	    !(out = fdopen(fd2, "w"))) {
 		if (fd2 >= 0)
 			close(fd2);
+		goto done;
+	}
+	if (got == -2) {
+		fprintf(out, "error: command line longer than %zu bytes\n",
+		        sizeof line - 1);
+		fclose(out);
 		goto done;
 	}
 	line[strcspn(line, "\r")] = 0;

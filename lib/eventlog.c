@@ -179,10 +179,13 @@ void eventlog_add(struct eventlog *l, const char *line)
 	}
 	pthread_mutex_lock(&l->lock);
 	unsigned gen = atomic_load(&fork_gen);
-	if (l->file && l->writer_gen != gen && !l->stopping &&
-	    (l->writer_next = l->seq,
-	     !pthread_create(&l->writer, NULL, file_writer, l)))
-		l->writer_gen = gen;
+	if (l->file && l->writer_gen != gen && !l->stopping) {
+		/* The first event of this process: start the file writer,
+		 * from this event on (a parent wrote what came before). */
+		l->writer_next = l->seq;
+		if (!pthread_create(&l->writer, NULL, file_writer, l))
+			l->writer_gen = gen;
+	}
 	struct entry **slot = &l->ring[l->seq % EVENTLOG_KEEP];
 	struct entry *old = *slot;
 	*slot = e;

@@ -20,7 +20,7 @@ int main(void)
 	char dir[] = "/tmp/unit-control.XXXXXX", path[128], err[512], *body;
 	struct profile p;
 	uint64_t v;
-	plan(21);
+	plan(22);
 	if (!mkdtemp(dir))
 		skip_all("cannot make a temporary directory");
 	snprintf(path, sizeof path, "%s/ctl", dir);
@@ -70,6 +70,14 @@ int main(void)
 	           -1 &&
 	       !strcmp(err, "no rule 'nosuch'"),
 	   "a failing command reports its reason: %s", err);
+	char *huge = malloc(6001);
+	memset(huge, 'x', 6000);
+	memcpy(huge, "add r2 op=write count=1", 23);
+	huge[6000] = 0;
+	ok(ctl_request(path, huge, &body, NULL, err, sizeof err) == -1 &&
+	       strstr(err, "command line longer than 4095 bytes"),
+	   "a command line too long is refused, not cut: %s", err);
+	free(huge);
 	ok(ctl_request(path, "help", &body, NULL, err, sizeof err) == 0 &&
 	       strstr(body, "stats ") && strstr(body, "rules "),
 	   "help lists the commands");
