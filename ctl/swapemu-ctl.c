@@ -44,17 +44,24 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	int first = 1;
-	if (argc >= 3 && !strcmp(argv[1], "--timeout")) {
-		char *end;
-		double t = strtod(argv[2], &end);
-		if (!*argv[2] || *end || !(t >= 0 && t < 2e6)) {
+	const char *env = getenv("SWAPEMU_CTL_TIMEOUT");
+	int ms;
+	if (env && ctl_parse_timeout(env, &ms)) {
+		fprintf(stderr,
+		        "swapemu-ctl: SWAPEMU_CTL_TIMEOUT: bad number of "
+		        "seconds '%s'\n",
+		        env);
+		return 2;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "--timeout")) {
+		if (argc < 3 || ctl_parse_timeout(argv[2], &ms)) {
 			fprintf(stderr,
 			        "swapemu-ctl: --timeout: bad number of seconds "
 			        "'%s'\n",
-			        argv[2]);
+			        argc < 3 ? "" : argv[2]);
 			return 2;
 		}
-		ctl_set_timeout((int)(t * 1000));
+		ctl_set_timeout(ms);
 		first = 3;
 	}
 	if (argc > first && !strcmp(argv[first], "--"))

@@ -26,16 +26,22 @@ void ctl_set_timeout(int ms)
 	timeout_ms = ms < 0 ? 0 : ms;
 }
 
+int ctl_parse_timeout(const char *s, int *ms)
+{
+	char *end;
+	errno = 0;
+	double t = s && *s ? strtod(s, &end) : -1;
+	if (!s || !*s || *end || errno || !(t >= 0 && t <= 2e6))
+		return -1;
+	*ms = (int)(t * 1000 + 0.5);
+	return 0;
+}
+
 int ctl_timeout(void)
 {
-	if (timeout_ms < 0) {
-		const char *e = getenv("SWAPEMU_CTL_TIMEOUT");
-		char *end;
-		double s = e && *e ? strtod(e, &end) : -1;
-		timeout_ms = e && *e && !*end && s >= 0 && s < 2e6
-		                 ? (int)(s * 1000)
-		                 : CTL_DEFAULT_TIMEOUT_MS;
-	}
+	if (timeout_ms < 0 &&
+	    ctl_parse_timeout(getenv("SWAPEMU_CTL_TIMEOUT"), &timeout_ms))
+		timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
 	return timeout_ms;
 }
 

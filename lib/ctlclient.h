@@ -24,6 +24,9 @@ int ctl_request(const char *path, const char *cmd, char **body, FILE *out,
 #define CTL_DEFAULT_TIMEOUT_MS 30000
 void ctl_set_timeout(int ms);
 int ctl_timeout(void);
+/* Parses SECONDS (a decimal number, 0 to 2e6) into ms. Returns 0, or -1
+ * if s is not such a number. */
+int ctl_parse_timeout(const char *s, int *ms);
 
 /* Looks up "key value" in a counters reply. Returns 0 and the value, or -1
  * if the key is absent. */
