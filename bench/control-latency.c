@@ -58,8 +58,8 @@ int main(int argc, char **argv)
 	nbd_close(h);
 	qsort(lat, (size_t)n, sizeof *lat, cmp);
 	printf("%d %.1f %.1f %.1f %.1f\n", n, lat[n / 2] / 1e3,
-	       lat[(size_t)n * 99 / 100] / 1e3, lat[(size_t)n * 999 / 1000] / 1e3,
-	       lat[n - 1] / 1e3);
+	       lat[(size_t)n * 99 / 100] / 1e3,
+	       lat[(size_t)n * 999 / 1000] / 1e3, lat[n - 1] / 1e3);
 	free(lat);
 	return 0;
 }
