@@ -82,7 +82,7 @@ $(BUILD)/swapemu-fuse: $(FUSE_OBJS) $(BUILD)/libswapemu.a
 $(BUILD)/swapemu-torture: $(TORTURE_OBJS) $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lpthread
 
-$(BUILD)/swapemu-ctl: $(BUILD)/injector/swapemu-ctl.o $(BUILD)/libswapemu.a
+$(BUILD)/swapemu-ctl: $(BUILD)/ctl/swapemu-ctl.o $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lpthread
 
 $(BUILD)/nbdkit-swapemu-plugin.so: $(PLUGIN_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libswapemu.a
@@ -119,7 +119,7 @@ demo: all
 	./tools/demo
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] fusefs/*.[ch] workload/*.[ch] tests/*.c nbdplugin/*.c injector/*.c)
+	clang-format -i $(wildcard lib/*.[ch] fusefs/*.[ch] workload/*.[ch] tests/*.c nbdplugin/*.c ctl/*.c)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/swapemu

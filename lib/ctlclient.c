@@ -6,15 +6,62 @@
  * not the final status line, only once another line has started after it.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ctlclient.h"
+
+/* The limit on one request, in ms; 0 = none; -1 = not yet decided. */
+static int timeout_ms = -1;
+
+void ctl_set_timeout(int ms)
+{
+	timeout_ms = ms < 0 ? 0 : ms;
+}
+
+int ctl_parse_timeout(const char *s, int *ms)
+{
+	char *end;
+	errno = 0;
+	double t = s && *s ? strtod(s, &end) : -1;
+	if (!s || !*s || *end || errno || !(t >= 0 && t <= 2e6))
+		return -1;
+	*ms = (int)(t * 1000 + 0.5);
+	return 0;
+}
+
+int ctl_timeout(void)
+{
+	if (timeout_ms < 0 &&
+	    ctl_parse_timeout(getenv("SWAPEMU_CTL_TIMEOUT"), &timeout_ms))
+		timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
+	return timeout_ms;
+}
+
+static int64_t now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Is cmd "events --follow" (a stream that ends only when the reader
+ * stops), which no timeout applies to? */
+static int is_follow(const char *cmd)
+{
+	cmd += strspn(cmd, " \t");
+	if (strncmp(cmd, "events", 6) || (cmd[6] != ' ' && cmd[6] != '\t'))
+		return 0;
+	cmd += 6 + strspn(cmd + 6, " \t");
+	return !strncmp(cmd, "--follow", 8) && !cmd[8 + strspn(cmd + 8, " \t")];
+}
 
 struct buf {
 	char *p;
@@ -71,7 +118,8 @@ static int emit(struct buf *acc, FILE *out, const char *s, size_t n)
 	return buf_add(acc, s, n);
 }
 
-static int ctl_connect(const char *path, char *err, size_t errlen)
+/* Connects; with a limit, connect and every send give up after ms. */
+static int ctl_connect(const char *path, int ms, char *err, size_t errlen)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -84,6 +132,11 @@ static int ctl_connect(const char *path, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: socket: %s", path, strerror(errno));
 		return -1;
 	}
+	if (ms > 0) {
+		struct timeval tv = {.tv_sec = ms / 1000,
+		                     .tv_usec = ms % 1000 * 1000};
+		setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+	}
 	int r;
 	do
 		r = connect(fd, (struct sockaddr *)&sa, sizeof sa);
@@ -91,8 +144,10 @@ static int ctl_connect(const char *path, char *err, size_t errlen)
 	if (r < 0) {
 		int e = errno;
 		snprintf(err, errlen, "%s: cannot connect: %s%s", path,
-		         strerror(e),
-		         e == ECONNREFUSED ? " (is the daemon running?)" : "");
+		         e == EAGAIN ? "timed out" : strerror(e),
+		         e == ECONNREFUSED ? " (is the daemon running?)"
+		         : e == EAGAIN     ? " (the daemon is not accepting)"
+		                           : "");
 		close(fd);
 		return -1;
 	}
@@ -113,31 +168,47 @@ int ctl_request(const char *path, const char *cmd, char **body, FILE *out,
 		snprintf(err, errlen, "a command cannot contain a newline");
 		return -1;
 	}
-	int fd = ctl_connect(path, err, errlen);
+	int ms = is_follow(cmd) ? 0 : ctl_timeout();
+	int64_t deadline = now_ms() + ms;
+	int fd = ctl_connect(path, ms, err, errlen);
 	if (fd < 0)
 		return -1;
 
 	struct buf line = {0}, pending = {0}, acc = {0};
 	int ret = -1, have_pending = 0;
-	if (send_all(fd, cmd, strlen(cmd)) || send_all(fd, "\n", 1)) {
-		snprintf(err, errlen, "%s: cannot send the command: %s", path,
-		         strerror(errno));
-		goto out;
-	}
+	/* If sending fails, a server that refused the connection may still
+	 * have said why: the reply is read all the same. */
+	int send_errno = 0;
+	if (send_all(fd, cmd, strlen(cmd)) || send_all(fd, "\n", 1))
+		send_errno = errno;
 	if (buf_add(&acc, "", 0))
 		goto nomem;
 
 	char chunk[4096];
 	for (;;) {
+		if (ms > 0) {
+			int64_t left = deadline - now_ms();
+			struct pollfd p = {.fd = fd, .events = POLLIN};
+			if (left <= 0 || poll(&p, 1, (int)left) == 0) {
+				snprintf(err, errlen,
+				         "%s: no complete reply within %.3g s "
+				         "(the daemon may be stuck; "
+				         "SWAPEMU_CTL_TIMEOUT sets the limit)",
+				         path, ms / 1000.0);
+				goto out;
+			}
+		}
 		ssize_t n = read(fd, chunk, sizeof chunk);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		/* A server that closes without reading all we sent resets
+		 * the connection: the end of the reply, as EOF is. */
+		if (n < 0 && errno != ECONNRESET) {
 			snprintf(err, errlen, "%s: cannot read the reply: %s",
 			         path, strerror(errno));
 			goto out;
 		}
-		if (n == 0)
+		if (n <= 0)
 			break;
 		size_t i = 0;
 		while (i < (size_t)n) {
@@ -180,6 +251,10 @@ int ctl_request(const char *path, const char *cmd, char **body, FILE *out,
 	} else if (have_pending) {
 		status = pending.p;
 		slen = pending.len;
+	} else if (send_errno) {
+		snprintf(err, errlen, "%s: cannot send the command: %s", path,
+		         strerror(send_errno));
+		goto out;
 	} else {
 		snprintf(err, errlen,
 		         "%s: the reply ended without a status line (\"ok\" or "

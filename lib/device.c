@@ -16,6 +16,7 @@
 #include "device.h"
 #include "eventlog.h"
 #include "histogram.h"
+#include "json.h"
 #include "stamp.h"
 #include "store.h"
 
@@ -216,20 +217,39 @@ void device_end(struct device *d, enum dev_op op, uint64_t start_ns,
 	atomic_fetch_sub(&d->inflight, 1);
 }
 
+/* Lines are built to whatever length they need: a write of many stamped
+ * pages lists them all. */
 void device_event(struct device *d, const char *event, enum dev_op op,
                   uint64_t off, uint64_t len, const char *detail)
 {
 	struct timespec rt;
 	clock_gettime(CLOCK_REALTIME, &rt);
-	char line[512];
-	snprintf(line, sizeof line,
-	         "{\"time\":%lld.%06ld,\"elapsed\":%.6f,\"event\":\"%s\","
-	         "\"op\":\"%s\",\"offset\":%" PRIu64 ",\"length\":%" PRIu64
-	         "%s%s}",
-	         (long long)rt.tv_sec, rt.tv_nsec / 1000,
-	         (double)(now_ns() - d->start_ns) / 1e9, event, dev_op_name(op),
-	         off, len, detail && *detail ? "," : "", detail ? detail : "");
-	eventlog_add(d->log, line);
+	struct jbuf b = {0};
+	jbuf_printf(&b, "{\"time\":%lld.%06ld,\"elapsed\":%.6f,\"event\":",
+	            (long long)rt.tv_sec, rt.tv_nsec / 1000,
+	            (double)(now_ns() - d->start_ns) / 1e9);
+	jbuf_str(&b, event);
+	jbuf_printf(&b,
+	            ",\"op\":\"%s\",\"offset\":%" PRIu64 ",\"length\":%" PRIu64
+	            "%s%s}",
+	            dev_op_name(op), off, len, detail && *detail ? "," : "",
+	            detail ? detail : "");
+	if (!b.failed)
+		eventlog_add(d->log, b.p);
+	free(b.p);
+}
+
+void device_event_start(struct device *d, const char *front_end)
+{
+	struct jbuf b = {0};
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	jbuf_printf(&b, "\"profile\":");
+	jbuf_str(&b, d->live.name);
+	jbuf_printf(&b, ",\"seed\":%" PRIu64 ",\"front_end\":", d->live.seed);
+	pthread_rwlock_unlock(&d->cfg_lock);
+	jbuf_str(&b, front_end);
+	device_event(d, "start", OP_COUNT, 0, 0, jbuf_text(&b));
+	free(b.p);
 }
 
 static int out_of_range(const struct device *d, uint64_t len, uint64_t off)
@@ -255,36 +275,33 @@ static struct live_cfg live_cfg(struct device *d)
 	return c;
 }
 
-/* Builds a JSON member "pages":[...] from the stamped blocks of a buffer,
- * one page at a time. */
+/* Builds a JSON member ,"pages":[...] from the stamped blocks of a buffer,
+ * one page at a time, into b (nothing if there are none). */
 struct page_list {
-	char *out;
-	size_t len, used;
+	struct jbuf *b;
 	int n;
 };
 
 static void page_list_add(struct page_list *l, const char *block)
 {
 	const uint64_t *w = (const uint64_t *)block;
-	if (w[STAMP_W_MAGIC] != STAMP_MAGIC || l->used + 32 >= l->len)
+	if (w[STAMP_W_MAGIC] != STAMP_MAGIC)
 		return;
-	l->used +=
-	    (size_t)snprintf(l->out + l->used, l->len - l->used, "%s%" PRIu64,
-	                     l->n++ ? "," : ",\"pages\":[", w[STAMP_W_INDEX]);
+	jbuf_printf(l->b, "%s%" PRIu64, l->n++ ? "," : ",\"pages\":[",
+	            w[STAMP_W_INDEX]);
 }
 
 static void page_list_end(struct page_list *l)
 {
 	if (l->n)
-		snprintf(l->out + l->used, l->len - l->used, "]");
+		jbuf_printf(l->b, "]");
 }
 
 /* The stamped pages a buffer carries. */
-static void pages_json(const char *buf, size_t len, uint64_t off, char *out,
-                       size_t outlen)
+static void pages_json(const char *buf, size_t len, uint64_t off,
+                       struct jbuf *b)
 {
-	struct page_list l = {out, outlen, 0, 0};
-	out[0] = 0;
+	struct page_list l = {b, 0};
 	for (uint64_t at = (off + BLK - 1) / BLK * BLK - off; at + BLK <= len;
 	     at += BLK)
 		page_list_add(&l, buf + at);
@@ -293,13 +310,11 @@ static void pages_json(const char *buf, size_t len, uint64_t off, char *out,
 
 /* The stamped pages that the corruption of verdict v hits in a read. */
 static void corrupt_pages_json(const struct rule_verdict *v, const char *buf,
-                               size_t len, uint64_t off, char *out,
-                               size_t outlen)
+                               size_t len, uint64_t off, struct jbuf *b)
 {
-	struct page_list l = {out, outlen, 0, 0};
-	out[0] = 0;
-	for (uint64_t b = 0; b < v->corrupt_bits; b++) {
-		uint64_t at = rules_corrupt_bit(v, b, len) / 8;
+	struct page_list l = {b, 0};
+	for (uint64_t i = 0; i < v->corrupt_bits; i++) {
+		uint64_t at = rules_corrupt_bit(v, i, len) / 8;
 		uint64_t start = at - (off + at) % BLK; /* its block in buf */
 		if (start <= len && len - start >= BLK) /* whole blocks only */
 			page_list_add(&l, buf + start);
@@ -395,22 +410,26 @@ static enum rule_action apply_rules(struct device *d, enum dev_op op,
 	pthread_rwlock_unlock(&d->cfg_lock);
 	if (!v->nfired)
 		return ACT_NONE;
-	char pages[600] = "";
+	struct jbuf pages = {0};
 	if (data && v->corrupt_bits)
-		corrupt_pages_json(v, data, len, off, pages, sizeof pages);
+		corrupt_pages_json(v, data, len, off, &pages);
 	else if (data)
-		pages_json(data, len, off, pages, sizeof pages);
+		pages_json(data, len, off, &pages);
 	for (unsigned i = 0; i < v->nfired; i++) {
-		char detail[800], errno_member[48] = "";
+		struct jbuf detail = {0};
 		atomic_fetch_add(&d->faults, 1);
+		jbuf_printf(&detail, "\"rule\":");
+		jbuf_str(&detail, names[i]);
+		jbuf_printf(&detail, ",\"action\":\"%s\"",
+		            rule_action_name(acts[i]));
 		if (acts[i] == ACT_ERROR)
-			snprintf(errno_member, sizeof errno_member,
-			         ",\"errno\":\"%s\"", errno_name(errs[i]));
-		snprintf(detail, sizeof detail,
-		         "\"rule\":\"%s\",\"action\":\"%s\"%s%s", names[i],
-		         rule_action_name(acts[i]), errno_member, pages);
-		device_event(d, "fault", op, off, len, detail);
+			jbuf_printf(&detail, ",\"errno\":\"%s\"",
+			            errno_name(errs[i]));
+		jbuf_printf(&detail, "%s", jbuf_text(&pages));
+		device_event(d, "fault", op, off, len, jbuf_text(&detail));
+		free(detail.p);
 	}
+	free(pages.p);
 	if (io) {
 		io->delay_ns += v->delay_ns;
 		io->stall = v->action == ACT_STALL;
@@ -551,14 +570,13 @@ static int load_block(struct device *d, uint64_t blk, char *dst,
 		return r;
 	if (bad) {
 		atomic_fetch_add(&d->checksum_errors, 1);
-		char detail[200], pages[64];
-		pages_json(dst, BLK, blk * BLK, pages, sizeof pages);
-		snprintf(detail, sizeof detail,
-		         "\"reason\":\"stored block does not match its "
-		         "checksum\"%s",
-		         pages);
+		struct jbuf detail = {0};
+		jbuf_printf(&detail, "\"reason\":\"stored block does not "
+		                     "match its checksum\"");
+		pages_json(dst, BLK, blk * BLK, &detail);
 		device_event(d, "checksum-error", OP_READ, blk * BLK, BLK,
-		             detail);
+		             jbuf_text(&detail));
+		free(detail.p);
 		if (verify == ON_ERROR_EIO)
 			return -EIO;
 	}
@@ -742,16 +760,6 @@ static int same_immutables(const struct profile *a, const struct profile *b,
 	return what ? -1 : 0;
 }
 
-static void replace_rules(struct device *d, struct ruleset *s)
-{
-	pthread_rwlock_wrlock(&d->cfg_lock);
-	struct ruleset *old = d->rules;
-	d->rules = s;
-	atomic_store(&d->nrules, s->n);
-	pthread_rwlock_unlock(&d->cfg_lock);
-	free(old);
-}
-
 int device_load_profile(struct device *d, const struct profile *np, char *err,
                         size_t errlen)
 {
@@ -769,66 +777,76 @@ int device_load_profile(struct device *d, const struct profile *np, char *err,
 	atomic_store(&d->nrules, s->n);
 	pthread_rwlock_unlock(&d->cfg_lock);
 	free(old);
-	char detail[400];
-	snprintf(detail, sizeof detail,
-	         "\"profile\":\"%s\",\"seed\":%" PRIu64 ",\"rules\":%u",
-	         np->name, np->seed, np->nrules);
-	device_event(d, "load", OP_COUNT, 0, 0, detail);
+	struct jbuf detail = {0};
+	jbuf_printf(&detail, "\"profile\":");
+	jbuf_str(&detail, np->name);
+	jbuf_printf(&detail, ",\"seed\":%" PRIu64 ",\"rules\":%u", np->seed,
+	            np->nrules);
+	device_event(d, "load", OP_COUNT, 0, 0, jbuf_text(&detail));
+	free(detail.p);
 	return 0;
 }
 
-/* A copy of the current rules with counters, changed by edit. */
+/* Adds or removes one rule: a copy of the current rules (with their
+ * counters) replaces them. The copy is made and swapped in under one hold
+ * of the write lock, so that concurrent edits never work from the same old
+ * set and lose each other's change; the new set is allocated before, so
+ * the data path waits only for the copy. */
 static int edit_rules(struct device *d, const struct rule_spec *add,
                       const char *remove, char *err, size_t errlen)
 {
-	pthread_rwlock_rdlock(&d->cfg_lock);
-	struct ruleset *cur = d->rules;
-	unsigned n = cur->n, found = n;
-	for (unsigned i = 0; i < n; i++)
-		if (!strcmp(cur->rule[i].spec.name, add ? add->name : remove))
-			found = i;
-	int bad = add ? found < n || n == RULES_MAX : found == n;
-	if (bad) {
-		pthread_rwlock_unlock(&d->cfg_lock);
-		snprintf(err, errlen,
-		         add ? (n == RULES_MAX ? "too many rules (at most 64)"
-		                               : "rule '%s' exists; remove it "
-		                                 "first")
-		             : "no rule '%s'",
-		         add ? add->name : remove);
-		return -1;
-	}
-	struct ruleset *s = calloc(1, sizeof *s + (n + 1) * sizeof s->rule[0]);
-	if (s) {
-		s->seed = cur->seed;
-		for (unsigned i = 0; i < n; i++) {
-			if (i == found)
-				continue;
-			struct rule_state *t = &s->rule[s->n++];
-			t->spec = cur->rule[i].spec;
-			t->matches = atomic_load(&cur->rule[i].matches);
-			t->fired = atomic_load(&cur->rule[i].fired);
-		}
-		if (add)
-			s->rule[s->n++].spec = *add;
-	}
-	pthread_rwlock_unlock(&d->cfg_lock);
+	const char *name = add ? add->name : remove;
+	struct ruleset *s =
+	    calloc(1, sizeof *s + RULES_MAX * sizeof s->rule[0]);
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
-	/* Keep the live profile's rule list in step, for "profile". */
 	pthread_rwlock_wrlock(&d->cfg_lock);
-	struct ruleset *old = d->rules;
+	struct ruleset *cur = d->rules;
+	unsigned n = cur->n, found = n;
+	for (unsigned i = 0; i < n; i++)
+		if (!strcmp(cur->rule[i].spec.name, name))
+			found = i;
+	int bad = add ? found < n || n == RULES_MAX : found == n;
+	if (bad) {
+		pthread_rwlock_unlock(&d->cfg_lock);
+		free(s);
+		if (add && n == RULES_MAX && found == n)
+			snprintf(err, errlen, "too many rules (at most %d)",
+			         RULES_MAX);
+		else
+			snprintf(err, errlen,
+			         add ? "rule '%s' exists; remove it first"
+			             : "no rule '%s'",
+			         name);
+		return -1;
+	}
+	s->seed = cur->seed;
+	for (unsigned i = 0; i < n; i++) {
+		if (i == found)
+			continue;
+		struct rule_state *t = &s->rule[s->n++];
+		t->spec = cur->rule[i].spec;
+		t->matches = atomic_load(&cur->rule[i].matches);
+		t->fired = atomic_load(&cur->rule[i].fired);
+	}
+	if (add)
+		s->rule[s->n++].spec = *add;
 	d->rules = s;
 	atomic_store(&d->nrules, s->n);
+	/* Keep the live profile's rule list in step, for "profile". */
 	d->live.nrules = s->n;
 	for (unsigned i = 0; i < s->n; i++)
 		d->live.rules[i] = s->rule[i].spec;
 	pthread_rwlock_unlock(&d->cfg_lock);
-	free(old);
+	free(cur);
+	struct jbuf detail = {0};
+	jbuf_printf(&detail, "\"rule\":");
+	jbuf_str(&detail, name);
 	device_event(d, add ? "rule-added" : "rule-removed", OP_COUNT, 0, 0,
-	             NULL);
+	             jbuf_text(&detail));
+	free(detail.p);
 	return 0;
 }
 
@@ -852,18 +870,31 @@ void device_clear_rules(struct device *d)
 	if (!s)
 		return;
 	pthread_rwlock_wrlock(&d->cfg_lock);
-	s->seed = d->rules->seed;
+	struct ruleset *old = d->rules;
+	s->seed = old->seed;
+	d->rules = s;
+	atomic_store(&d->nrules, 0);
 	d->live.nrules = 0;
 	pthread_rwlock_unlock(&d->cfg_lock);
-	replace_rules(d, s);
+	free(old);
 	device_event(d, "rules-cleared", OP_COUNT, 0, 0, NULL);
 }
 
+/* Listed into memory under the lock, written out without it: a client
+ * that does not read must not hold the rules' lock. */
 void device_list_rules(struct device *d, FILE *out)
 {
+	char *text = NULL;
+	size_t len = 0;
+	FILE *mem = open_memstream(&text, &len);
+	if (!mem)
+		return;
 	pthread_rwlock_rdlock(&d->cfg_lock);
-	ruleset_list(d->rules, out);
+	ruleset_list(d->rules, mem);
 	pthread_rwlock_unlock(&d->cfg_lock);
+	if (!fclose(mem))
+		fwrite(text, 1, len, out);
+	free(text);
 }
 
 void device_get_profile(struct device *d, struct profile *out)
@@ -945,14 +976,15 @@ void device_stats_json(struct device *d, FILE *out)
 	char cap[64], comp[64];
 	dist_format(&p->capture, cap, sizeof cap);
 	dist_format(&p->completion, comp, sizeof comp);
+	fprintf(out, "{\"profile\":");
+	json_fputs(p->name, out);
 	fprintf(out,
-	        "{\"profile\":\"%s\",\"seed\":%" PRIu64 ",\"size\":%" PRIu64
+	        ",\"seed\":%" PRIu64 ",\"size\":%" PRIu64
 	        ",\"uptime\":%.3f,\"advertise\":%s,\"require\":%s,"
 	        "\"on_violation\":\"%s\",\"checksum\":\"%s\","
 	        "\"capture_delay\":\"%s\",\"completion_delay\":\"%s\","
 	        "\"store_used\":%" PRIu64 ",\"inflight\":%" PRIu64 ",\"ops\":{",
-	        p->name, p->seed, p->size,
-	        (double)(now_ns() - d->start_ns) / 1e9,
+	        p->seed, p->size, (double)(now_ns() - d->start_ns) / 1e9,
 	        p->advertise ? "true" : "false", p->require ? "true" : "false",
 	        p->on_violation == ON_ERROR_EIO ? "eio" : "log",
 	        csum_kind_name(p->checksum), cap, comp, store_used(d->store),

@@ -109,5 +109,8 @@ void device_reset(struct device *d);
  * OP_COUNT means "none". detail is extra JSON members or NULL. */
 void device_event(struct device *d, const char *event, enum dev_op op,
                   uint64_t off, uint64_t len, const char *detail);
+/* Logs the "start" event: the profile (its name escaped), the seed and the
+ * front end's name. */
+void device_event_start(struct device *d, const char *front_end);
 
 #endif

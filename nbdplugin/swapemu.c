@@ -247,6 +247,14 @@ static int swapemu_config_complete(void)
 		nbdkit_error("swapemu: %s", err);
 		return -1;
 	}
+	/* The socket is served only after nbdkit has forked into the
+	 * background, where errors go to syslog: whatever can be checked
+	 * is checked now, while they still reach stderr and stop nbdkit. */
+	if (cfg.control_path &&
+	    control_check_path(cfg.control_path, err, sizeof err)) {
+		nbdkit_error("swapemu: %s", err);
+		return -1;
+	}
 	return 0;
 }
 
@@ -280,12 +288,7 @@ static int swapemu_after_fork(void)
 		nbdkit_error("swapemu: %s", err);
 		return -1;
 	}
-	char detail[600];
-	snprintf(detail, sizeof detail,
-	         "\"profile\":\"%s\",\"seed\":%" PRIu64
-	         ",\"front_end\":\"nbd\"",
-	         prof.name, prof.seed);
-	device_event(dev, "start", OP_COUNT, 0, 0, detail);
+	device_event_start(dev, "nbd");
 	return 0;
 }
 

@@ -28,6 +28,10 @@ fi
 tmp=$(mktemp -d /tmp/swapemu-nbd-errors.XXXXXX) || exit 1
 server_pid=
 cleanup() {
+	# A background server that wrongly started (see expect_error_bg).
+	if [ -s "$tmp/bg.pid" ]; then
+		kill "$(cat "$tmp/bg.pid")" 2>/dev/null
+	fi
 	if [ -n "$server_pid" ]; then
 		kill "$server_pid" 2>/dev/null
 		wait "$server_pid" 2>/dev/null
@@ -59,6 +63,35 @@ expect_error() {
 		echo "# nbdkit $* exited $rc with $lines line(s) on stderr:"
 		sed 's/^/#   /' "$tmp/err"
 		echo "# expected one line matching: $re"
+	fi
+}
+
+# expect_error_bg DESCRIPTION REGEX ARGS... : as expect_error, but for
+# nbdkit started the usual way, forking into the background (no -f, no
+# --run): an error found after the fork would go to syslog while nbdkit
+# exits 0, so the plugin must find it before.
+expect_error_bg() {
+	local what=$1 re=$2 rc lines
+	shift 2
+	n=$((n + 1))
+	rm -f "$tmp/bg.pid" "$tmp/bg.sock"
+	timeout -k 5 30 "$NBDKIT" -U "$tmp/bg.sock" -P "$tmp/bg.pid" \
+		"$PLUGIN" "$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	lines=$(wc -l <"$tmp/err")
+	if [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] && [ "$lines" -eq 1 ] &&
+		grep -Eq -- "$re" "$tmp/err"; then
+		echo "ok $n - $what (in the background): $(cat "$tmp/err")"
+	else
+		failed=$((failed + 1))
+		echo "not ok $n - $what (in the background)"
+		echo "# nbdkit $* exited $rc with $lines line(s) on stderr:"
+		sed 's/^/#   /' "$tmp/err"
+		echo "# expected one line matching: $re"
+	fi
+	if [ -s "$tmp/bg.pid" ]; then
+		kill "$(cat "$tmp/bg.pid")" 2>/dev/null
+		rm -f "$tmp/bg.pid"
 	fi
 }
 
@@ -150,6 +183,26 @@ expect_error "event log in a missing directory" \
 expect_error "control socket in a missing directory" \
 	"$tmp/missing/ctl: cannot serve control socket" \
 	control="$tmp/missing/ctl"
+
+# Control paths nbdkit finds bad only after forking into the background
+# unless the plugin checks them first (issue 8, findings 3 and 10).
+long=$tmp/$(printf 'c%.0s' $(seq 120))
+expect_error_bg "control path too long" "control socket path too long" \
+	size=4M control="$long"
+expect_error_bg "control socket in a missing directory" \
+	"$tmp/missing/ctl: cannot serve control socket" \
+	size=4M control="$tmp/missing/ctl"
+printf 'keep me\n' >"$tmp/precious"
+expect_error_bg "control path is a regular file" \
+	"$tmp/precious: exists and is not a socket" \
+	size=4M control="$tmp/precious"
+n=$((n + 1))
+if [ "$(cat "$tmp/precious")" = "keep me" ]; then
+	echo "ok $n - the regular file is left as it was"
+else
+	failed=$((failed + 1))
+	echo "not ok $n - the regular file at control= was changed or removed"
+fi
 
 # A control socket a running server still serves is refused.
 "$NBDKIT" -f --exit-with-parent -U "$tmp/nbd.sock" "$PLUGIN" size=4M \

@@ -10,7 +10,8 @@
 static void usage(FILE *f)
 {
 	fprintf(f,
-	        "usage: swapemu-ctl SOCKET COMMAND [ARGS...]\n"
+	        "usage: swapemu-ctl [--timeout SECONDS] SOCKET COMMAND "
+	        "[ARGS...]\n"
 	        "\n"
 	        "Sends COMMAND and ARGS, joined with spaces, to the control "
 	        "socket SOCKET\n"
@@ -19,6 +20,12 @@ static void usage(FILE *f)
 	        "existing file\n"
 	        "is taken as a target name: $SWAPEMU_RUN_DIR (default "
 	        "/run/swapemu)/NAME/control.sock.\n"
+	        "\n"
+	        "--timeout SECONDS: give up if the whole reply has not come "
+	        "within SECONDS\n"
+	        "(a decimal number; 0 = wait for ever; default "
+	        "$SWAPEMU_CTL_TIMEOUT, else 30).\n"
+	        "\"events --follow\" is never timed out.\n"
 	        "\n"
 	        "Commands (the daemon's \"help\" lists them all): help, stats, "
 	        "counters,\n"
@@ -37,8 +44,28 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	int first = 1;
-	if (argc >= 2 && !strcmp(argv[1], "--"))
-		first = 2;
+	const char *env = getenv("SWAPEMU_CTL_TIMEOUT");
+	int ms;
+	if (env && ctl_parse_timeout(env, &ms)) {
+		fprintf(stderr,
+		        "swapemu-ctl: SWAPEMU_CTL_TIMEOUT: bad number of "
+		        "seconds '%s'\n",
+		        env);
+		return 2;
+	}
+	if (argc >= 2 && !strcmp(argv[1], "--timeout")) {
+		if (argc < 3 || ctl_parse_timeout(argv[2], &ms)) {
+			fprintf(stderr,
+			        "swapemu-ctl: --timeout: bad number of seconds "
+			        "'%s'\n",
+			        argc < 3 ? "" : argv[2]);
+			return 2;
+		}
+		ctl_set_timeout(ms);
+		first = 3;
+	}
+	if (argc > first && !strcmp(argv[first], "--"))
+		first++;
 	if (argc - first < 2) {
 		fprintf(stderr, "swapemu-ctl: %s\n",
 		        argc - first < 1 ? "missing SOCKET and COMMAND"
