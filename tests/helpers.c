@@ -41,7 +41,7 @@ static void vline(const char *prefix, const char *fmt, va_list ap,
 	fflush(stdout);
 }
 
-int ok(int cond, const char *fmt, ...)
+int t_ok(int cond, const char *fmt, ...)
 {
 	char prefix[32];
 	cond = !!cond;

@@ -17,8 +17,15 @@ enum t_exit { T_EXIT_PASS = 0, T_EXIT_FAIL = 1, T_EXIT_SKIP = 77 };
 
 /* A plan up front, or none: done_testing() then prints it at the end. */
 void plan(int n);
-/* One test point; returns cond (so "if (ok(...))" reads naturally). */
-int ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* One test point; returns cond (so "if (ok(...))" reads naturally). The
+ * condition is evaluated before the description's arguments, so these may
+ * show what the condition computed. */
+int t_ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#define ok(cond, ...)                                                          \
+	({                                                                     \
+		int t_cond_ = !!(cond);                                        \
+		t_ok(t_cond_, __VA_ARGS__);                                    \
+	})
 /* One test point that was not run: "ok N - what # SKIP why". */
 void skip(const char *why, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -17,7 +17,7 @@
 #include "control.h"
 #include "ctlclient.h"
 #include "stamp.h"
-#include "tap.h"
+#include "helpers.h"
 
 #define SIZE (8u << 20)
 

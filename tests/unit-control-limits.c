@@ -20,7 +20,7 @@
 #include "control-raw.h"
 #include "control.h"
 #include "ctlclient.h"
-#include "tap.h"
+#include "helpers.h"
 
 #define BURST_CLIENTS 200
 #define BURST_REQUESTS 20

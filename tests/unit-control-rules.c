@@ -13,7 +13,7 @@
 
 #include "control.h"
 #include "ctlclient.h"
-#include "tap.h"
+#include "helpers.h"
 
 #define N 40
 #define ROUNDS 5

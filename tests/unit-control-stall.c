@@ -20,7 +20,7 @@
 #include "control.h"
 #include "device.h"
 #include "eventlog.h"
-#include "tap.h"
+#include "helpers.h"
 
 #define WRITES 2000
 
