@@ -265,12 +265,11 @@ struct page_list {
 
 static void page_list_add(struct page_list *l, const char *block)
 {
-	const uint64_t *w = (const uint64_t *)block;
-	if (w[STAMP_W_MAGIC] != STAMP_MAGIC || l->used + 32 >= l->len)
+	if (!stamp_is_stamped(block) || l->used + 32 >= l->len)
 		return;
-	l->used +=
-	    (size_t)snprintf(l->out + l->used, l->len - l->used, "%s%" PRIu64,
-	                     l->n++ ? "," : ",\"pages\":[", w[STAMP_W_INDEX]);
+	l->used += (size_t)snprintf(l->out + l->used, l->len - l->used,
+	                            "%s%" PRIu64, l->n++ ? "," : ",\"pages\":[",
+	                            stamp_word(block, STAMP_W_INDEX));
 }
 
 static void page_list_end(struct page_list *l)
@@ -314,10 +313,9 @@ static void mark_damaged(struct device *d, const char *buf, size_t len,
 {
 	uint64_t first = (off + BLK - 1) / BLK * BLK - off;
 	for (uint64_t at = first; at + BLK <= len; at += BLK) {
-		const uint64_t *w = (const uint64_t *)(buf + at);
 		uint64_t mark = at + BLK <= keep ? 0
-		                : w[STAMP_W_MAGIC] == STAMP_MAGIC
-		                    ? w[STAMP_W_INDEX] + 1
+		                : stamp_is_stamped(buf + at)
+		                    ? stamp_word(buf + at, STAMP_W_INDEX) + 1
 		                    : UINT64_MAX;
 		_Atomic uint64_t *m = &d->meta[(off + at) / BLK].damaged;
 		if (atomic_load_explicit(m, memory_order_relaxed) != mark)
@@ -357,13 +355,13 @@ static unsigned classify_capture(struct device *d, const char *buf, size_t len,
 			continue;
 		violations++;
 		atomic_fetch_add(&d->violations, 1);
-		const uint64_t *w = page;
 		char detail[160];
 		snprintf(detail, sizeof detail,
 		         "\"class\":\"%s\",\"page\":%" PRIu64
 		         ",\"head\":%" PRIu64 ",\"tail\":%" PRIu64,
-		         stamp_class_name(c), w[STAMP_W_INDEX], w[STAMP_W_HEAD],
-		         w[STAMP_W_TAIL]);
+		         stamp_class_name(c), stamp_word(page, STAMP_W_INDEX),
+		         stamp_word(page, STAMP_W_HEAD),
+		         stamp_word(page, STAMP_W_TAIL));
 		device_event(d, "violation", OP_WRITE, off + at, BLK, detail);
 	}
 	return violations;

@@ -24,7 +24,8 @@ static const struct {
     {"EBUSY", EBUSY},       {"ENODEV", ENODEV},
     {"ENXIO", ENXIO},       {"EDQUOT", EDQUOT},
     {"EFBIG", EFBIG},       {"EOVERFLOW", EOVERFLOW},
-    {"ENODATA", ENODATA},   {"EILSEQ", EILSEQ},       {"ENOTSUP", ENOTSUP},
+    {"ENODATA", ENODATA},   {"EILSEQ", EILSEQ},
+    {"ENOTSUP", ENOTSUP},
 };
 
 int errno_by_name(const char *name)
@@ -389,7 +390,9 @@ void ruleset_eval(struct ruleset *s, const struct rule_req *q,
 			v->delay_ns += dist_sample(&r->delay, s->seed ^ i, f);
 			break;
 		case ACT_CORRUPT:
-			v->corrupt_bits = r->arg;
+			/* A zero-length read has no bit to flip: the rule
+			 * fires (and is logged) but corrupts nothing. */
+			v->corrupt_bits = q->len ? r->arg : 0;
 			v->corrupt_key =
 			    stamp_mix(s->seed ^ (i + 1) ^ stamp_mix(f));
 			break;
@@ -405,6 +408,9 @@ void ruleset_eval(struct ruleset *s, const struct rule_req *q,
 
 uint64_t rules_corrupt_bit(const struct rule_verdict *v, uint64_t b, size_t len)
 {
+	if (!len)
+		return 0; /* no bit exists; callers check len, this is a guard
+		           */
 	return stamp_mix(v->corrupt_key + b) % (len * 8);
 }
 
