@@ -721,25 +721,6 @@ void device_stall_note(struct device *d)
 	pthread_mutex_unlock(&d->stall_lock);
 }
 
-static int same_immutables(const struct profile *a, const struct profile *b,
-                           char *err, size_t errlen)
-{
-	const char *what =
-	    a->size != b->size                     ? "device.size"
-	    : a->store != b->store                 ? "device.store"
-	    : strcmp(a->store_path, b->store_path) ? "device.path"
-	    : a->checksum != b->checksum           ? "device.checksum"
-	    : a->advertise != b->advertise         ? "stable-writes.advertise"
-	    : a->direct_io != b->direct_io         ? "swap.direct-io"
-	    : a->priority != b->priority           ? "swap.priority"
-	                                           : NULL;
-	if (what)
-		snprintf(err, errlen,
-		         "%s: cannot change %s on a running target", b->name,
-		         what);
-	return what ? -1 : 0;
-}
-
 static void replace_rules(struct device *d, struct ruleset *s)
 {
 	pthread_rwlock_wrlock(&d->cfg_lock);
@@ -753,7 +734,7 @@ static void replace_rules(struct device *d, struct ruleset *s)
 int device_load_profile(struct device *d, const struct profile *np, char *err,
                         size_t errlen)
 {
-	if (same_immutables(&d->prof, np, err, errlen))
+	if (profile_same_fixed(&d->prof, np, err, errlen))
 		return -1;
 	struct ruleset *s = ruleset_new(np->rules, np->nrules, np->seed);
 	if (!s) {

@@ -1,6 +1,9 @@
-/* profile.c - loading, overriding and printing target profiles. */
+/* profile.c - the profile key table, and loading, overriding, comparing and
+ * printing profiles from it. */
+#include <errno.h>
 #include <ini.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,31 +15,73 @@
 #include "profile.h"
 #include "stamp.h"
 
-void profile_defaults(struct profile *p)
-{
-	memset(p, 0, sizeof *p);
-	snprintf(p->name, sizeof p->name, "(defaults)");
-	p->size = 256ull << 20;
-	p->store = STORE_MEMORY;
-	p->checksum = CSUM_CRC32C;
-	p->verify_reads = ON_ERROR_EIO;
-	p->on_violation = ON_ERROR_LOG;
-	p->direct_io = 1;
-	p->priority = 32767;
-}
+_Static_assert(PROFILE_LINE_MAX == INI_MAX_LINE - 2,
+               "PROFILE_LINE_MAX follows libinih's INI_MAX_LINE");
+_Static_assert(sizeof(enum store_kind) == sizeof(int) &&
+                   sizeof(enum csum_kind) == sizeof(int) &&
+                   sizeof(enum on_error) == sizeof(int),
+               "PK_CHOICE fields are read and written as int");
 
-const char *csum_kind_name(enum csum_kind k)
-{
-	switch (k) {
-	case CSUM_NONE:
-		return "none";
-	case CSUM_CRC32C:
-		return "crc32c";
-	case CSUM_XXH3:
-		return "xxh3";
-	}
-	return "?";
-}
+/* libinih's section and key buffers (MAX_SECTION, MAX_NAME in ini.c): it
+ * cuts longer names silently, so they are refused before it sees them. */
+#define INI_NAME_MAX 49
+_Static_assert(5 + RULE_NAME_MAX - 1 <= INI_NAME_MAX,
+               "[rule NAME] fits libinih's section buffer");
+
+static const char *const store_names[] = {"memory", "file", NULL};
+static const char *const csum_names[] = {"none", "crc32c", "xxh3", NULL};
+static const char *const on_error_names[] = {"log", "eio", NULL};
+
+#define F(field)                                                               \
+	offsetof(struct profile, field), sizeof(((struct profile *)0)->field)
+#define FIXED 0
+#define LIVE 1
+
+/* Every key, once. The order is the order of profile_write and of the
+ * documents. */
+const struct profile_key profile_keys[] = {
+    {"device", "size", PK_SIZE, F(size), "256M", FIXED, NULL, 0, 0,
+     "e.g. 256M, 1G", "bytes with K/M/G/T suffix, multiple of 4096"},
+    {"device", "store", PK_CHOICE, F(store), "memory", FIXED, store_names, 0, 0,
+     "memory or file", "`memory` (sparse, locked) or `file`"},
+    {"device", "path", PK_PATH, F(store_path), "", FIXED, NULL, 0, 0, NULL,
+     "the file for `store = file`; an existing file of another size is "
+     "refused, never resized; at most 191 characters"},
+    {"device", "checksum", PK_CHOICE, F(checksum), "crc32c", FIXED, csum_names,
+     0, 0, "crc32c, xxh3 or none", "`crc32c`, `xxh3`, `none`"},
+    {"device", "verify-reads", PK_CHOICE, F(verify_reads), "eio", LIVE,
+     on_error_names, 0, 0, "log or eio",
+     "on a checksum mismatch: `log` or `eio`"},
+    {"device", "seed", PK_U64, F(seed), "0", LIVE, NULL, 0, 0,
+     "a number; 0 picks one",
+     "number; 0 picks one (always shown in `stats` and the event log)"},
+    {"stable-writes", "advertise", PK_BOOL, F(advertise), "no", FIXED, NULL, 0,
+     0, "yes or no", "`yes`/`no`: stable_writes written before swapon"},
+    {"stable-writes", "require", PK_BOOL, F(require), "no", LIVE, NULL, 0, 0,
+     "yes or no", "`yes`/`no`: torn or modified captures are violations"},
+    {"stable-writes", "on-violation", PK_CHOICE, F(on_violation), "log", LIVE,
+     on_error_names, 0, 0, "log or eio", "`log` or `eio`"},
+    {"delay", "capture", PK_DIST, F(capture), "0", LIVE, NULL, 0, 0, NULL,
+     "a delay: `0`, `5ms`, `fixed:5ms`, `uniform:1ms..5ms`, `exp:3ms` "
+     "(units ns, us, ms, s; decimals allowed)"},
+    {"delay", "completion", PK_DIST, F(completion), "0", LIVE, NULL, 0, 0, NULL,
+     "a delay, as above"},
+    {"swap", "direct-io", PK_BOOL, F(direct_io), "yes", FIXED, NULL, 0, 0,
+     "yes or no", "`yes`/`no`: the loop device's direct I/O"},
+    {"swap", "priority", PK_INT, F(priority), "32767", FIXED, NULL, -1, 32767,
+     "-1 to 32767", "swap priority, -1 to 32767"},
+};
+const unsigned profile_nkeys = sizeof profile_keys / sizeof *profile_keys;
+#undef F
+
+#define FIELD(p, k, type) ((type *)((char *)(p) + (k)->offset))
+#define CFIELD(p, k, type) ((const type *)((const char *)(p) + (k)->offset))
+
+#define FAIL(...)                                                              \
+	do {                                                                   \
+		snprintf(err, errlen, __VA_ARGS__);                            \
+		return -1;                                                     \
+	} while (0)
 
 static int parse_bool(const char *v, int *out)
 {
@@ -51,153 +96,311 @@ static int parse_bool(const char *v, int *out)
 	return 0;
 }
 
-static int parse_on_error(const char *v, enum on_error *out)
+/* Why a text value would not load back as written by profile_write (libinih
+ * strips the spaces around a value and ends it at " ;"), or NULL. */
+static const char *unwritable(const char *v)
 {
-	if (!strcasecmp(v, "log"))
-		*out = ON_ERROR_LOG;
-	else if (!strcasecmp(v, "eio"))
-		*out = ON_ERROR_EIO;
-	else
-		return -1;
-	return 0;
+	size_t n = strlen(v);
+	if (n && (strchr(" \t", v[0]) || strchr(" \t", v[n - 1])))
+		return "it starts or ends with a space";
+	for (const char *c = v; *c; c++) {
+		if ((unsigned char)*c < ' ' || *c == 0x7f)
+			return "it contains a control character";
+		if (*c == ';' && c > v && strchr(" \t", c[-1]))
+			return "' ;' starts a comment in a profile";
+	}
+	return NULL;
 }
 
-static int parse_u64(const char *v, uint64_t *out)
+/* Parses v into key k of p. Returns 0, or -1 with the reason in err and p
+ * unchanged. */
+static int set_one(struct profile *p, const struct profile_key *k,
+                   const char *v, char *err, size_t errlen)
 {
-	char *end;
-	if (!*v || *v == '-')
-		return -1;
-	unsigned long long x = strtoull(v, &end, 0);
-	if (*end)
-		return -1;
-	*out = x;
-	return 0;
+	switch (k->type) {
+	case PK_SIZE: {
+		uint64_t x;
+		if (parse_size(v, &x) || x == 0)
+			FAIL("bad %s '%s' (use %s)", k->name, v, k->use);
+		if (x % STAMP_PAGE_SIZE)
+			FAIL("%s '%s' is not a multiple of 4096", k->name, v);
+		*FIELD(p, k, uint64_t) = x;
+		return 0;
+	}
+	case PK_PATH: {
+		/* What fits on one "name = value" line. */
+		size_t n = strlen(v),
+		       room = PROFILE_LINE_MAX - strlen(k->name) - 3;
+		const char *why = unwritable(v);
+		if (!n)
+			FAIL("bad %s '' (empty)", k->name);
+		if (n > room || n >= k->size)
+			FAIL("%s too long (%zu characters, at most %zu)",
+			     k->name, n,
+			     room < k->size - 1 ? room : k->size - 1);
+		if (why)
+			FAIL("bad %s '%s': %s", k->name, v, why);
+		memcpy(FIELD(p, k, char), v, n + 1);
+		return 0;
+	}
+	case PK_CHOICE:
+		for (int i = 0; k->choices[i]; i++)
+			if (!strcasecmp(v, k->choices[i])) {
+				*FIELD(p, k, int) = i;
+				return 0;
+			}
+		FAIL("bad %s '%s' (use %s)", k->name, v, k->use);
+	case PK_BOOL:
+		if (parse_bool(v, FIELD(p, k, int)))
+			FAIL("bad %s '%s' (use %s)", k->name, v, k->use);
+		return 0;
+	case PK_U64: {
+		char *end;
+		if (!*v || *v == '-')
+			FAIL("bad %s '%s' (use %s)", k->name, v, k->use);
+		errno = 0;
+		unsigned long long x = strtoull(v, &end, 0);
+		if (*end)
+			FAIL("bad %s '%s' (use %s)", k->name, v, k->use);
+		if (errno == ERANGE || x > UINT64_MAX)
+			FAIL("%s '%s' out of range (at most %llu)", k->name, v,
+			     (unsigned long long)UINT64_MAX);
+		*FIELD(p, k, uint64_t) = x;
+		return 0;
+	}
+	case PK_INT: {
+		char *end;
+		errno = 0;
+		long x = strtol(v, &end, 10);
+		if (!*v || *end || errno || x < k->min || x > k->max)
+			FAIL("bad %s '%s' (use %s)", k->name, v, k->use);
+		*FIELD(p, k, int) = (int)x;
+		return 0;
+	}
+	case PK_DIST:
+		return dist_parse(FIELD(p, k, struct dist), v, err, errlen);
+	}
+	FAIL("key %s has no type", k->name);
 }
 
+/* Key k of p as a profile writes it. */
+static void format_one(const struct profile *p, const struct profile_key *k,
+                       char *buf, size_t len)
+{
+	switch (k->type) {
+	case PK_SIZE: {
+		uint64_t x = *CFIELD(p, k, uint64_t);
+		if (x % (1ull << 30) == 0)
+			snprintf(buf, len, "%lluG",
+			         (unsigned long long)(x >> 30));
+		else if (x % (1ull << 20) == 0)
+			snprintf(buf, len, "%lluM",
+			         (unsigned long long)(x >> 20));
+		else
+			snprintf(buf, len, "%llu", (unsigned long long)x);
+		return;
+	}
+	case PK_PATH:
+		snprintf(buf, len, "%s", CFIELD(p, k, char));
+		return;
+	case PK_CHOICE: {
+		int i = *CFIELD(p, k, int), n = 0;
+		while (k->choices[n])
+			n++;
+		snprintf(buf, len, "%s", i >= 0 && i < n ? k->choices[i] : "?");
+		return;
+	}
+	case PK_BOOL:
+		snprintf(buf, len, "%s", *CFIELD(p, k, int) ? "yes" : "no");
+		return;
+	case PK_U64:
+		snprintf(buf, len, "%llu",
+		         (unsigned long long)*CFIELD(p, k, uint64_t));
+		return;
+	case PK_INT:
+		snprintf(buf, len, "%d", *CFIELD(p, k, int));
+		return;
+	case PK_DIST:
+		dist_format(CFIELD(p, k, struct dist), buf, len);
+		return;
+	}
+	snprintf(buf, len, "?");
+}
+
+void profile_defaults(struct profile *p)
+{
+	char err[256];
+	memset(p, 0, sizeof *p);
+	snprintf(p->name, sizeof p->name, "(defaults)");
+	for (unsigned i = 0; i < profile_nkeys; i++)
+		if (*profile_keys[i].def &&
+		    set_one(p, &profile_keys[i], profile_keys[i].def, err,
+		            sizeof err)) {
+			fprintf(stderr, "swapemu: bad default for %s: %s\n",
+			        profile_keys[i].name, err);
+			abort(); /* the table is wrong: unit-profile catches it
+			          */
+		}
+}
+
+const char *csum_kind_name(enum csum_kind k)
+{
+	return (unsigned)k < sizeof csum_names / sizeof *csum_names - 1
+	           ? csum_names[k]
+	           : "?";
+}
+
+/* A rule name must be one word that survives "[rule NAME]" in a profile and
+ * JSON in the event log. */
 static int set_rule_key(struct profile *p, const char *name, const char *key,
                         const char *v, char *err, size_t errlen)
 {
 	name += strspn(name, " ");
-	if (!*name || strlen(name) >= RULE_NAME_MAX ||
-	    name[strcspn(name, " \t=")]) {
-		snprintf(err, errlen,
-		         "bad rule name '%s' (one word, at most %d characters)",
-		         name, RULE_NAME_MAX - 1);
-		return -1;
-	}
+	size_t n = strlen(name);
+	if (n >= RULE_NAME_MAX)
+		FAIL("rule name too long (%zu characters, at most %d)", n,
+		     RULE_NAME_MAX - 1);
+	int bad = !n;
+	for (const char *c = name; *c; c++)
+		bad |= (unsigned char)*c <= ' ' || *c == 0x7f ||
+		       strchr("=[];", *c) != NULL;
+	if (bad)
+		FAIL("bad rule name '%s' (one word without = [ ] ;, at most "
+		     "%d characters)",
+		     name, RULE_NAME_MAX - 1);
 	struct rule_spec *r = NULL;
 	for (unsigned i = 0; i < p->nrules && !r; i++)
 		if (!strcmp(p->rules[i].name, name))
 			r = &p->rules[i];
 	if (!r) {
-		if (p->nrules == RULES_MAX) {
-			snprintf(err, errlen, "too many rules (at most %d)",
-			         RULES_MAX);
-			return -1;
-		}
+		if (p->nrules == RULES_MAX)
+			FAIL("too many rules (at most %d)", RULES_MAX);
 		r = &p->rules[p->nrules++];
 		rule_spec_init(r, name);
 	}
 	return rule_spec_set(r, key, v, err, errlen);
 }
 
-/* Sets one key. Returns 0, or -1 with the reason in err. */
+/* Replaces control characters, which the messages may quote from the input,
+ * so that an error stays one line. */
+static void one_line(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < ' ' || *s == 0x7f)
+			*s = '?';
+}
+
 static int set_key(struct profile *p, const char *section, const char *key,
                    const char *v, char *err, size_t errlen)
 {
-#define FAIL(...)                                                              \
-	do {                                                                   \
-		snprintf(err, errlen, __VA_ARGS__);                            \
-		return -1;                                                     \
-	} while (0)
-#define IS(s, k) (!strcasecmp(section, s) && !strcasecmp(key, k))
-	if (IS("device", "size")) {
-		if (parse_size(v, &p->size) || p->size == 0)
-			FAIL("bad size '%s' (use e.g. 256M, 1G)", v);
-		if (p->size % STAMP_PAGE_SIZE)
-			FAIL("size '%s' is not a multiple of 4096", v);
-	} else if (IS("device", "store")) {
-		if (!strcasecmp(v, "memory"))
-			p->store = STORE_MEMORY;
-		else if (!strcasecmp(v, "file"))
-			p->store = STORE_FILE;
-		else
-			FAIL("bad store '%s' (use memory or file)", v);
-	} else if (IS("device", "path")) {
-		if (!*v || strlen(v) >= sizeof p->store_path)
-			FAIL("bad path '%s'", v);
-		snprintf(p->store_path, sizeof p->store_path, "%s", v);
-	} else if (IS("device", "checksum")) {
-		if (!strcasecmp(v, "crc32c"))
-			p->checksum = CSUM_CRC32C;
-		else if (!strcasecmp(v, "xxh3"))
-			p->checksum = CSUM_XXH3;
-		else if (!strcasecmp(v, "none"))
-			p->checksum = CSUM_NONE;
-		else
-			FAIL("bad checksum '%s' (use crc32c, xxh3 or none)", v);
-	} else if (IS("device", "verify-reads")) {
-		if (parse_on_error(v, &p->verify_reads))
-			FAIL("bad verify-reads '%s' (use log or eio)", v);
-	} else if (IS("device", "seed")) {
-		if (parse_u64(v, &p->seed))
-			FAIL("bad seed '%s' (use a number; 0 picks one)", v);
-	} else if (IS("stable-writes", "advertise")) {
-		if (parse_bool(v, &p->advertise))
-			FAIL("bad advertise '%s' (use yes or no)", v);
-	} else if (IS("stable-writes", "require")) {
-		if (parse_bool(v, &p->require))
-			FAIL("bad require '%s' (use yes or no)", v);
-	} else if (IS("stable-writes", "on-violation")) {
-		if (parse_on_error(v, &p->on_violation))
-			FAIL("bad on-violation '%s' (use log or eio)", v);
-	} else if (IS("delay", "capture")) {
-		if (dist_parse(&p->capture, v, err, errlen))
-			return -1;
-	} else if (IS("delay", "completion")) {
-		if (dist_parse(&p->completion, v, err, errlen))
-			return -1;
-	} else if (IS("swap", "direct-io")) {
-		if (parse_bool(v, &p->direct_io))
-			FAIL("bad direct-io '%s' (use yes or no)", v);
-	} else if (IS("swap", "priority")) {
-		char *end;
-		long x = strtol(v, &end, 10);
-		if (!*v || *end || x < -1 || x > 32767)
-			FAIL("bad priority '%s' (use -1 to 32767)", v);
-		p->priority = (int)x;
-	} else if (!strncasecmp(section, "rule ", 5)) {
-		return set_rule_key(p, section + 5, key, v, err, errlen);
-	} else if (strcasecmp(section, "device") &&
-	           strcasecmp(section, "stable-writes") &&
-	           strcasecmp(section, "delay") &&
-	           strcasecmp(section, "swap")) {
-		FAIL("unknown section [%s]", section);
-	} else {
-		FAIL("unknown key '%s' in [%s]", key, section);
+	int known_section = 0, r;
+	if (!strncasecmp(section, "rule ", 5)) {
+		struct profile tmp_rules = *p; /* a failed rule adds nothing */
+		r = set_rule_key(&tmp_rules, section + 5, key, v, err, errlen);
+		if (!r)
+			*p = tmp_rules;
+		goto out;
 	}
-	return 0;
-#undef IS
-#undef FAIL
+	for (unsigned i = 0; i < profile_nkeys; i++) {
+		const struct profile_key *k = &profile_keys[i];
+		if (strcasecmp(section, k->section))
+			continue;
+		known_section = 1;
+		if (!strcasecmp(key, k->name)) {
+			r = set_one(p, k, v, err, errlen);
+			goto out;
+		}
+	}
+	if (known_section)
+		snprintf(err, errlen, "unknown key '%s' in [%s]", key, section);
+	else
+		snprintf(err, errlen, "unknown section [%s]", section);
+	r = -1;
+out:
+	if (r)
+		one_line(err);
+	return r;
+}
+
+int profile_set_key(struct profile *p, const char *section, const char *key,
+                    const char *value, char *err, size_t errlen)
+{
+	return set_key(p, section, key, value, err, errlen);
 }
 
 struct load_ctx {
 	struct profile *p;
 	FILE *f;
+	char *buf; /* the whole current line (getline) */
+	size_t cap;
 	int line;       /* lines read so far: the line being handled */
-	int error_line; /* line of the first error the handler found */
+	int error_line; /* line of the first error found */
 	char why[512];
 };
 
-/* fgets that counts lines, so the handler knows where it is (Debian's
- * libinih is built without INI_HANDLER_LINENO). */
-static char *counting_reader(char *buf, int size, void *stream)
+static void load_error(struct load_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+static void load_error(struct load_ctx *c, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof c->why, fmt, ap);
+	va_end(ap);
+	c->error_line = c->line;
+}
+
+/* Refuses a section or key name libinih would cut. Indented lines are left
+ * alone: libinih reads them as the continuation of a value. */
+static int names_fit(struct load_ctx *c, const char *s)
+{
+	if (c->line == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
+		s += 3; /* libinih skips a UTF-8 BOM */
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+		size_t n = end ? (size_t)(end - s - 1) : 0;
+		if (n > INI_NAME_MAX && !strncasecmp(s + 1, "rule ", 5))
+			load_error(c,
+			           "rule name too long (at most %d characters)",
+			           RULE_NAME_MAX - 1);
+		else if (n > INI_NAME_MAX)
+			load_error(c,
+			           "section name too long (at most %d "
+			           "characters)",
+			           INI_NAME_MAX);
+	} else if (*s && !strchr(" \t;#", *s)) {
+		size_t n = strcspn(s, "=:");
+		while (n && strchr(" \t", s[n - 1]))
+			n--;
+		if (s[strcspn(s, "=:")] && n > INI_NAME_MAX)
+			load_error(c,
+			           "key name too long (at most %d characters)",
+			           INI_NAME_MAX);
+	}
+	return !c->error_line;
+}
+
+/* Hands libinih one line at a time, counting them (Debian's libinih is
+ * built without INI_HANDLER_LINENO) and stopping, with a reason, at a line
+ * it would cut or misread. */
+static char *checking_reader(char *out, int size, void *stream)
 {
 	struct load_ctx *c = stream;
-	char *r = fgets(buf, size, c->f);
-	if (r)
-		c->line++;
-	return r;
+	if (c->error_line)
+		return NULL; /* keep the first error only */
+	ssize_t n = getline(&c->buf, &c->cap, c->f);
+	if (n < 0)
+		return NULL;
+	c->line++;
+	size_t body = (size_t)n - (n && c->buf[n - 1] == '\n');
+	if ((size_t)n + 1 > (size_t)size)
+		load_error(c, "line longer than %d bytes (%zu)", size - 2,
+		           body);
+	else if (memchr(c->buf, 0, (size_t)n))
+		load_error(c, "line contains a NUL byte");
+	if (c->error_line || !names_fit(c, c->buf))
+		return NULL;
+	memcpy(out, c->buf, (size_t)n + 1);
+	return out;
 }
 
 static int on_key(void *user, const char *section, const char *key,
@@ -206,82 +409,86 @@ static int on_key(void *user, const char *section, const char *key,
 	struct load_ctx *c = user;
 	if (c->error_line)
 		return 0; /* keep the first error only */
-	if (!*section)
-		snprintf(c->why, sizeof c->why, "key '%s' outside any section",
-		         key);
-	else if (set_key(c->p, section, key, value, c->why, sizeof c->why) ==
-	         0) {
-		/* Remember where each rule was defined, for later errors. */
-		for (unsigned i = 0; i < c->p->nrules; i++)
-			if (!c->p->rules[i].line)
-				c->p->rules[i].line = c->line;
-		return 1;
+	if (!*section) {
+		load_error(c, "key '%s' outside any section", key);
+		return 0;
 	}
-	c->error_line = c->line;
-	return 0;
+	if (set_key(c->p, section, key, value, c->why, sizeof c->why)) {
+		c->error_line = c->line;
+		return 0;
+	}
+	/* Remember where each rule was defined, for later errors. */
+	for (unsigned i = 0; i < c->p->nrules; i++)
+		if (!c->p->rules[i].line)
+			c->p->rules[i].line = c->line;
+	return 1;
 }
 
 int profile_load(struct profile *p, const char *file, char *err, size_t errlen)
 {
-	struct profile tmp = *p;
-	struct load_ctx c = {.p = &tmp};
+	struct profile *tmp = malloc(sizeof *tmp);
+	struct load_ctx c = {.p = tmp};
 	struct stat st;
+	if (!tmp) {
+		snprintf(err, errlen, "%s: out of memory", file);
+		return -1;
+	}
+	*tmp = *p;
 	c.f = fopen(file, "r");
 	if (!c.f || fstat(fileno(c.f), &st)) {
 		snprintf(err, errlen, "%s: cannot open profile: %m", file);
-		if (c.f)
-			fclose(c.f);
-		return -1;
+		goto fail;
 	}
 	if (!S_ISREG(st.st_mode)) {
 		snprintf(err, errlen, "%s: not a profile (not a regular file)",
-			 file);
-		fclose(c.f);
-		return -1;
+		         file);
+		goto fail;
 	}
-	int line = ini_parse_stream(counting_reader, &c, on_key, &c);
-	fclose(c.f);
-	if (line) {
+	int line = ini_parse_stream(checking_reader, &c, on_key, &c);
+	if (line && (!c.error_line || line < c.error_line))
 		snprintf(err, errlen, "%s:%d: %s", file, line,
-		         line == c.error_line ? c.why
-		                              : "malformed line (expected "
-		                                "[section] or key = value)");
-		return -1;
-	}
+		         "malformed line (expected [section] or key = value)");
+	else if (c.error_line)
+		snprintf(err, errlen, "%s:%d: %s", file, c.error_line, c.why);
+	if (line || c.error_line)
+		goto fail;
+	fclose(c.f);
+	free(c.buf);
 	const char *base = strrchr(file, '/');
-	snprintf(tmp.name, sizeof tmp.name, "%s", base ? base + 1 : file);
-	*p = tmp;
+	snprintf(tmp->name, sizeof tmp->name, "%s", base ? base + 1 : file);
+	*p = *tmp;
+	free(tmp);
 	return 0;
+fail:
+	if (c.f)
+		fclose(c.f);
+	free(c.buf);
+	free(tmp);
+	return -1;
 }
 
 int profile_set(struct profile *p, const char *assignment, char *err,
                 size_t errlen)
 {
-	char buf[4200], *dot, *eq;
-	if (strlen(assignment) >= sizeof buf) {
-		snprintf(err, errlen, "setting too long (%zu characters)",
-			 strlen(assignment));
-		return -1;
-	}
-	snprintf(buf, sizeof buf, "%s", assignment);
-	eq = strchr(buf, '=');
-	dot = eq ? memchr(buf, '.', (size_t)(eq - buf)) : NULL;
-	if (!eq || !dot) {
-		snprintf(err, errlen,
-		         "bad setting '%s' (use section.key=value, e.g. "
-		         "delay.capture=5ms)",
-		         assignment);
-		return -1;
-	}
-	*dot = *eq = 0;
-	struct profile tmp = *p;
+	const char *eq = strchr(assignment, '=');
+	const char *dot =
+	    eq ? memchr(assignment, '.', (size_t)(eq - assignment)) : NULL;
+	if (!eq || !dot)
+		FAIL("bad setting '%s' (use section.key=value, e.g. "
+		     "delay.capture=5ms)",
+		     assignment);
+	char *section = strndup(assignment, (size_t)(dot - assignment));
+	char *key = strndup(dot + 1, (size_t)(eq - dot - 1));
 	char why[512];
-	if (set_key(&tmp, buf, dot + 1, eq + 1, why, sizeof why)) {
+	int r = -1;
+	if (!section || !key)
+		snprintf(err, errlen, "%s: out of memory", assignment);
+	else if ((r = profile_set_key(p, section, key, eq + 1, why,
+	                              sizeof why)))
 		snprintf(err, errlen, "%s: %s", assignment, why);
-		return -1;
-	}
-	*p = tmp;
-	return 0;
+	free(section);
+	free(key);
+	return r;
 }
 
 int profile_finish(struct profile *p, char *err, size_t errlen)
@@ -319,37 +526,99 @@ int profile_finish(struct profile *p, char *err, size_t errlen)
 	return 0;
 }
 
+int profile_same_fixed(const struct profile *a, const struct profile *b,
+                       char *err, size_t errlen)
+{
+	char va[PROFILE_LINE_MAX + 1], vb[PROFILE_LINE_MAX + 1];
+	for (unsigned i = 0; i < profile_nkeys; i++) {
+		const struct profile_key *k = &profile_keys[i];
+		if (k->live)
+			continue;
+		format_one(a, k, va, sizeof va);
+		format_one(b, k, vb, sizeof vb);
+		if (strcmp(va, vb))
+			FAIL("%s: cannot change %s.%s on a running target",
+			     b->name, k->section, k->name);
+	}
+	return 0;
+}
+
 void profile_write(const struct profile *p, FILE *out)
 {
-	char cap[64], comp[64], size[64];
-	dist_format(&p->capture, cap, sizeof cap);
-	dist_format(&p->completion, comp, sizeof comp);
-	if (p->size % (1ull << 30) == 0)
-		snprintf(size, sizeof size, "%lluG",
-		         (unsigned long long)(p->size >> 30));
-	else if (p->size % (1ull << 20) == 0)
-		snprintf(size, sizeof size, "%lluM",
-		         (unsigned long long)(p->size >> 20));
-	else
-		snprintf(size, sizeof size, "%llu",
-		         (unsigned long long)p->size);
-	fprintf(out, "# effective profile, from %s\n", p->name);
-	fprintf(out, "[device]\nsize = %s\nstore = %s\n", size,
-	        p->store == STORE_FILE ? "file" : "memory");
-	if (p->store_path[0])
-		fprintf(out, "path = %s\n", p->store_path);
-	fprintf(out, "checksum = %s\nverify-reads = %s\nseed = %llu\n",
-	        csum_kind_name(p->checksum),
-	        p->verify_reads == ON_ERROR_EIO ? "eio" : "log",
-	        (unsigned long long)p->seed);
-	fprintf(out,
-	        "\n[stable-writes]\nadvertise = %s\nrequire = %s\n"
-	        "on-violation = %s\n",
-	        p->advertise ? "yes" : "no", p->require ? "yes" : "no",
-	        p->on_violation == ON_ERROR_EIO ? "eio" : "log");
-	fprintf(out, "\n[delay]\ncapture = %s\ncompletion = %s\n", cap, comp);
-	fprintf(out, "\n[swap]\ndirect-io = %s\npriority = %d\n",
-	        p->direct_io ? "yes" : "no", p->priority);
+	char v[PROFILE_LINE_MAX + 1];
+	const char *section = NULL;
+	fprintf(out, "# effective profile, from ");
+	for (const char *c = p->name; *c; c++)
+		fputc((unsigned char)*c < ' ' || *c == 0x7f ? '?' : *c, out);
+	fputc('\n', out);
+	for (unsigned i = 0; i < profile_nkeys; i++) {
+		const struct profile_key *k = &profile_keys[i];
+		if (!section || strcmp(section, k->section)) {
+			fprintf(out, "%s[%s]\n", section ? "\n" : "",
+			        k->section);
+			section = k->section;
+		}
+		format_one(p, k, v, sizeof v);
+		if (*v || k->type != PK_PATH)
+			fprintf(out, "%s = %s\n", k->name, v);
+	}
 	for (unsigned i = 0; i < p->nrules; i++)
 		rule_spec_write(&p->rules[i], out);
+}
+
+void profile_keys_markdown(FILE *out)
+{
+	const char *section = NULL;
+	fprintf(out, "| section | key | values | default | on a running "
+	             "target |\n|---|---|---|---|---|\n");
+	for (unsigned i = 0; i < profile_nkeys; i++) {
+		const struct profile_key *k = &profile_keys[i];
+		if (!section || strcmp(section, k->section))
+			fprintf(out, "| `[%s]` ", section = k->section);
+		else
+			fprintf(out, "| ");
+		fprintf(out, "| `%s` | %s | ", k->name, k->help);
+		if (*k->def)
+			fprintf(out, "`%s` ", k->def);
+		fprintf(out, "| %s |\n", k->live ? "live" : "fixed");
+	}
+}
+
+/* Text with `code` spans as POD, with < and > escaped. */
+static void pod_text(FILE *out, const char *s)
+{
+	int code = 0;
+	for (; *s; s++) {
+		if (*s == '`')
+			fputs((code = !code) ? "C<" : ">", out);
+		else if (*s == '<')
+			fputs("E<lt>", out);
+		else if (*s == '>')
+			fputs("E<gt>", out);
+		else
+			fputc(*s, out);
+	}
+}
+
+void profile_keys_pod(FILE *out)
+{
+	const char *section = NULL;
+	for (unsigned i = 0; i < profile_nkeys; i++) {
+		const struct profile_key *k = &profile_keys[i];
+		if (!section || strcmp(section, k->section)) {
+			fprintf(out, "%s=head2 [%s]\n\n=over 4\n\n",
+			        section ? "=back\n\n" : "", k->section);
+			section = k->section;
+		}
+		fprintf(out, "=item B<%s>\n\n", k->name);
+		pod_text(out, k->help);
+		fprintf(out, ".%s%s%s\n\n", *k->def ? " Default: C<" : "",
+		        k->def, *k->def ? ">." : "");
+		fprintf(out, "%s\n\n",
+		        k->live ? "May change on a running target (C<swapemu "
+		                  "inject TARGET load FILE>)."
+		                : "Fixed while the target runs.");
+	}
+	if (section)
+		fprintf(out, "=back\n\n");
 }

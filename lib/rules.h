@@ -38,7 +38,8 @@
 #include "dist.h"
 
 #define RULES_MAX 64
-#define RULE_NAME_MAX 48
+/* A name fits libinih's section buffer as "[rule NAME]" (profile.c). */
+#define RULE_NAME_MAX 45
 
 enum rule_action {
 	ACT_NONE,
