@@ -250,24 +250,12 @@ const char *csum_kind_name(enum csum_kind k)
 	           : "?";
 }
 
-/* A rule name must be one word that survives "[rule NAME]" in a profile and
- * JSON in the event log. */
 static int set_rule_key(struct profile *p, const char *name, const char *key,
                         const char *v, char *err, size_t errlen)
 {
 	name += strspn(name, " ");
-	size_t n = strlen(name);
-	if (n >= RULE_NAME_MAX)
-		FAIL("rule name too long (%zu characters, at most %d)", n,
-		     RULE_NAME_MAX - 1);
-	int bad = !n;
-	for (const char *c = name; *c; c++)
-		bad |= (unsigned char)*c <= ' ' || *c == 0x7f ||
-		       strchr("=[];", *c) != NULL;
-	if (bad)
-		FAIL("bad rule name '%s' (one word without = [ ] ;, at most "
-		     "%d characters)",
-		     name, RULE_NAME_MAX - 1);
+	if (rule_name_check(name, err, errlen))
+		return -1;
 	struct rule_spec *r = NULL;
 	for (unsigned i = 0; i < p->nrules && !r; i++)
 		if (!strcmp(p->rules[i].name, name))
