@@ -22,8 +22,8 @@ _Static_assert(sizeof(enum store_kind) == sizeof(int) &&
                    sizeof(enum on_error) == sizeof(int),
                "PK_CHOICE fields are read and written as int");
 
-/* libinih's section and key buffers (MAX_SECTION, MAX_NAME in ini.c): it
- * cuts longer names silently, so they are refused before it sees them. */
+/* libinih's section buffer (MAX_SECTION in ini.c): it cuts longer section
+ * names silently, so they are refused before it sees them. */
 #define INI_NAME_MAX 49
 _Static_assert(5 + RULE_NAME_MAX - 1 <= INI_NAME_MAX,
                "[rule NAME] fits libinih's section buffer");
@@ -337,12 +337,12 @@ static void load_error(struct load_ctx *c, const char *fmt, ...)
 	c->error_line = c->line;
 }
 
-/* Refuses a section or key name libinih would cut. Indented lines are left
- * alone: libinih reads them as the continuation of a value. */
+/* Refuses a section name libinih would cut (key names it passes whole). */
 static int names_fit(struct load_ctx *c, const char *s)
 {
 	if (c->line == 1 && !strncmp(s, "\xef\xbb\xbf", 3))
 		s += 3; /* libinih skips a UTF-8 BOM */
+	s += strspn(s, " \t\f\v\r");
 	if (*s == '[') {
 		const char *end = strchr(s, ']');
 		size_t n = end ? (size_t)(end - s - 1) : 0;
@@ -354,14 +354,6 @@ static int names_fit(struct load_ctx *c, const char *s)
 			load_error(c,
 			           "section name too long (at most %d "
 			           "characters)",
-			           INI_NAME_MAX);
-	} else if (*s && !strchr(" \t;#", *s)) {
-		size_t n = strcspn(s, "=:");
-		while (n && strchr(" \t", s[n - 1]))
-			n--;
-		if (s[strcspn(s, "=:")] && n > INI_NAME_MAX)
-			load_error(c,
-			           "key name too long (at most %d characters)",
 			           INI_NAME_MAX);
 	}
 	return !c->error_line;
@@ -474,6 +466,8 @@ int profile_set(struct profile *p, const char *assignment, char *err,
 	else if ((r = profile_set_key(p, section, key, eq + 1, why,
 	                              sizeof why)))
 		snprintf(err, errlen, "%s: %s", assignment, why);
+	if (r)
+		one_line(err);
 	free(section);
 	free(key);
 	return r;
