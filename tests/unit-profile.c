@@ -77,7 +77,7 @@ static void round_trip(void)
 	    "rule slow.action=delay:exp:3ms",
 	    "rule slow.window=1s..",
 	    "rule "
-	    "x23456789012345678901234567890123456789012.action=error:EROFS",
+	    "x2345678901234567890123456789012345678901234.action=error:EROFS",
 	};
 	int bad = 0;
 	for (size_t i = 0; i < sizeof sets / sizeof *sets; i++)
