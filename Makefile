@@ -52,6 +52,8 @@ TOOLS := $(BUILD)/swapemu-ctl
 PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN)
 # The plugin's man page, when pod2man is there (perl's, always on Debian).
 MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swapemu-plugin.1))
+# swapemu.conf(5), its key list generated from the profile key table.
+MANPAGE += $(if $(shell command -v pod2man),$(BUILD)/swapemu.conf.5)
 
 .SECONDARY:
 .PHONY: all deps check check-unit check-vm check-san demo clean install format
@@ -92,6 +94,15 @@ $(BUILD)/nbdkit-swapemu-plugin.so: $(PLUGIN_SRCS:%.c=$(BUILD)/%.o) $(BUILD)/libs
 $(BUILD)/nbdkit-swapemu-plugin.1: nbdplugin/nbdkit-swapemu-plugin.pod
 	@mkdir -p $(dir $@)
 	pod2man --section=1 --center=swapemu --release=swapemu --name=nbdkit-swapemu-plugin $< $@
+
+$(BUILD)/profile-keys: $(BUILD)/man/profile-keys.o $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(BUILD)/swapemu.conf.pod: man/swapemu.conf.pod $(BUILD)/profile-keys
+	$(BUILD)/profile-keys --pod $< > $@.tmp && podchecker -warnings $@.tmp 2>/dev/null && mv $@.tmp $@
+
+$(BUILD)/swapemu.conf.5: $(BUILD)/swapemu.conf.pod
+	pod2man --section=5 --center=swapemu --release=swapemu --name=swapemu.conf $< $@
 
 $(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lnbd -luring

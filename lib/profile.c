@@ -594,12 +594,9 @@ void profile_keys_pod(FILE *out)
 		}
 		fprintf(out, "=item B<%s>\n\n", k->name);
 		pod_text(out, k->help);
-		fprintf(out, ".%s%s%s\n\n", *k->def ? " Default: C<" : "",
-		        k->def, *k->def ? ">." : "");
-		fprintf(out, "%s\n\n",
-		        k->live ? "May change on a running target (C<swapemu "
-		                  "inject TARGET load FILE>)."
-		                : "Fixed while the target runs.");
+		if (*k->def)
+			fprintf(out, ". Default: C<%s>", k->def);
+		fprintf(out, ". %s\n\n", k->live ? "Live." : "Fixed.");
 	}
 	if (section)
 		fprintf(out, "=back\n\n");
