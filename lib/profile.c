@@ -33,43 +33,115 @@ static const char *const csum_names[] = {"none", "crc32c", "xxh3", NULL};
 static const char *const on_error_names[] = {"log", "eio", NULL};
 
 #define F(field)                                                               \
-	offsetof(struct profile, field), sizeof(((struct profile *)0)->field)
-#define FIXED 0
-#define LIVE 1
+	.offset = offsetof(struct profile, field),                             \
+	.size = sizeof(((struct profile *)0)->field)
 
-/* Every key, once. The order is the order of profile_write and of the
- * documents. */
+/* Every key, once (a key without .live is fixed). The order is the order
+ * of profile_write and of the documents. */
 const struct profile_key profile_keys[] = {
-    {"device", "size", PK_SIZE, F(size), "256M", FIXED, NULL, 0, 0,
-     "e.g. 256M, 1G", "bytes with K/M/G/T suffix, multiple of 4096"},
-    {"device", "store", PK_CHOICE, F(store), "memory", FIXED, store_names, 0, 0,
-     "memory or file", "`memory` (sparse, locked) or `file`"},
-    {"device", "path", PK_PATH, F(store_path), "", FIXED, NULL, 0, 0, NULL,
-     "the file for `store = file`; an existing file of another size is "
-     "refused, never resized; at most 191 characters"},
-    {"device", "checksum", PK_CHOICE, F(checksum), "crc32c", FIXED, csum_names,
-     0, 0, "crc32c, xxh3 or none", "`crc32c`, `xxh3`, `none`"},
-    {"device", "verify-reads", PK_CHOICE, F(verify_reads), "eio", LIVE,
-     on_error_names, 0, 0, "log or eio",
-     "on a checksum mismatch: `log` or `eio`"},
-    {"device", "seed", PK_U64, F(seed), "0", LIVE, NULL, 0, 0,
-     "a number; 0 picks one",
-     "number; 0 picks one (always shown in `stats` and the event log)"},
-    {"stable-writes", "advertise", PK_BOOL, F(advertise), "no", FIXED, NULL, 0,
-     0, "yes or no", "`yes`/`no`: stable_writes written before swapon"},
-    {"stable-writes", "require", PK_BOOL, F(require), "no", LIVE, NULL, 0, 0,
-     "yes or no", "`yes`/`no`: torn or modified captures are violations"},
-    {"stable-writes", "on-violation", PK_CHOICE, F(on_violation), "log", LIVE,
-     on_error_names, 0, 0, "log or eio", "`log` or `eio`"},
-    {"delay", "capture", PK_DIST, F(capture), "0", LIVE, NULL, 0, 0, NULL,
-     "a delay: `0`, `5ms`, `fixed:5ms`, `uniform:1ms..5ms`, `exp:3ms` "
-     "(units ns, us, ms, s; decimals allowed)"},
-    {"delay", "completion", PK_DIST, F(completion), "0", LIVE, NULL, 0, 0, NULL,
-     "a delay, as above"},
-    {"swap", "direct-io", PK_BOOL, F(direct_io), "yes", FIXED, NULL, 0, 0,
-     "yes or no", "`yes`/`no`: the loop device's direct I/O"},
-    {"swap", "priority", PK_INT, F(priority), "32767", FIXED, NULL, -1, 32767,
-     "-1 to 32767", "swap priority, -1 to 32767"},
+    {.section = "device",
+     .name = "size",
+     .type = PK_SIZE,
+     F(size),
+     .def = "256M",
+     .use = "e.g. 256M, 1G",
+     .help = "bytes with K/M/G/T suffix, multiple of 4096"},
+    {.section = "device",
+     .name = "store",
+     .type = PK_CHOICE,
+     F(store),
+     .def = "memory",
+     .choices = store_names,
+     .use = "memory or file",
+     .help = "`memory` (sparse, locked) or `file`"},
+    {.section = "device",
+     .name = "path",
+     .type = PK_PATH,
+     F(store_path),
+     .def = "",
+     .help = "the file for `store = file`; an existing file of another "
+             "size is refused, never resized; at most 191 characters"},
+    {.section = "device",
+     .name = "checksum",
+     .type = PK_CHOICE,
+     F(checksum),
+     .def = "crc32c",
+     .choices = csum_names,
+     .use = "crc32c, xxh3 or none",
+     .help = "`crc32c`, `xxh3`, `none`"},
+    {.section = "device",
+     .name = "verify-reads",
+     .type = PK_CHOICE,
+     F(verify_reads),
+     .def = "eio",
+     .live = 1,
+     .choices = on_error_names,
+     .use = "log or eio",
+     .help = "on a checksum mismatch: `log` or `eio`"},
+    {.section = "device",
+     .name = "seed",
+     .type = PK_U64,
+     F(seed),
+     .def = "0",
+     .live = 1,
+     .use = "a number; 0 picks one",
+     .help = "number; 0 picks one (always shown in `stats` and the event "
+             "log)"},
+    {.section = "stable-writes",
+     .name = "advertise",
+     .type = PK_BOOL,
+     F(advertise),
+     .def = "no",
+     .use = "yes or no",
+     .help = "`yes`/`no`: stable_writes written before swapon"},
+    {.section = "stable-writes",
+     .name = "require",
+     .type = PK_BOOL,
+     F(require),
+     .def = "no",
+     .live = 1,
+     .use = "yes or no",
+     .help = "`yes`/`no`: torn or modified captures are violations"},
+    {.section = "stable-writes",
+     .name = "on-violation",
+     .type = PK_CHOICE,
+     F(on_violation),
+     .def = "log",
+     .live = 1,
+     .choices = on_error_names,
+     .use = "log or eio",
+     .help = "`log` or `eio`"},
+    {.section = "delay",
+     .name = "capture",
+     .type = PK_DIST,
+     F(capture),
+     .def = "0",
+     .live = 1,
+     .help = "a delay: `0`, `5ms`, `fixed:5ms`, `uniform:1ms..5ms`, "
+             "`exp:3ms` (units ns, us, ms, s; decimals allowed)"},
+    {.section = "delay",
+     .name = "completion",
+     .type = PK_DIST,
+     F(completion),
+     .def = "0",
+     .live = 1,
+     .help = "a delay, as above"},
+    {.section = "swap",
+     .name = "direct-io",
+     .type = PK_BOOL,
+     F(direct_io),
+     .def = "yes",
+     .use = "yes or no",
+     .help = "`yes`/`no`: the loop device's direct I/O"},
+    {.section = "swap",
+     .name = "priority",
+     .type = PK_INT,
+     F(priority),
+     .def = "32767",
+     .min = -1,
+     .max = 32767,
+     .use = "-1 to 32767",
+     .help = "swap priority, -1 to 32767"},
 };
 const unsigned profile_nkeys = sizeof profile_keys / sizeof *profile_keys;
 #undef F
@@ -96,8 +168,9 @@ static int parse_bool(const char *v, int *out)
 	return 0;
 }
 
-/* Why a text value would not load back as written by profile_write (libinih
- * strips the spaces around a value and ends it at " ;"), or NULL. */
+/* Why a text value would not load back as written by profile_write, or
+ * NULL: libinih strips the spaces around a value and ends it at a ';' that
+ * follows a space (the one after "=" included). */
 static const char *unwritable(const char *v)
 {
 	size_t n = strlen(v);
@@ -106,8 +179,9 @@ static const char *unwritable(const char *v)
 	for (const char *c = v; *c; c++) {
 		if ((unsigned char)*c < ' ' || *c == 0x7f)
 			return "it contains a control character";
-		if (*c == ';' && c > v && strchr(" \t", c[-1]))
-			return "' ;' starts a comment in a profile";
+		if (*c == ';' && (c == v || strchr(" \t", c[-1])))
+			return "a ';' at its start or after a space starts a "
+			       "comment in a profile";
 	}
 	return NULL;
 }
@@ -250,23 +324,29 @@ const char *csum_kind_name(enum csum_kind k)
 	           : "?";
 }
 
+/* Sets a key of [rule NAME], adding the rule if it is new. On failure p is
+ * as it was: a new rule is dropped, an existing one restored. */
 static int set_rule_key(struct profile *p, const char *name, const char *key,
                         const char *v, char *err, size_t errlen)
 {
 	name += strspn(name, " ");
 	if (rule_name_check(name, err, errlen))
 		return -1;
-	struct rule_spec *r = NULL;
-	for (unsigned i = 0; i < p->nrules && !r; i++)
-		if (!strcmp(p->rules[i].name, name))
-			r = &p->rules[i];
-	if (!r) {
-		if (p->nrules == RULES_MAX)
+	unsigned n = p->nrules, i = 0;
+	while (i < n && strcmp(p->rules[i].name, name))
+		i++;
+	if (i == n) {
+		if (n == RULES_MAX)
 			FAIL("too many rules (at most %d)", RULES_MAX);
-		r = &p->rules[p->nrules++];
-		rule_spec_init(r, name);
+		rule_spec_init(&p->rules[i], name);
+		p->nrules++;
 	}
-	return rule_spec_set(r, key, v, err, errlen);
+	struct rule_spec saved = p->rules[i];
+	if (rule_spec_set(&p->rules[i], key, v, err, errlen) == 0)
+		return 0;
+	p->rules[i] = saved;
+	p->nrules = n;
+	return -1;
 }
 
 /* Replaces control characters, which the messages may quote from the input,
@@ -283,10 +363,7 @@ static int set_key(struct profile *p, const char *section, const char *key,
 {
 	int known_section = 0, r;
 	if (!strncasecmp(section, "rule ", 5)) {
-		struct profile tmp_rules = *p; /* a failed rule adds nothing */
-		r = set_rule_key(&tmp_rules, section + 5, key, v, err, errlen);
-		if (!r)
-			*p = tmp_rules;
+		r = set_rule_key(p, section + 5, key, v, err, errlen);
 		goto out;
 	}
 	for (unsigned i = 0; i < profile_nkeys; i++) {

@@ -10,8 +10,8 @@
  * libinih would cut (longer than PROFILE_LINE_MAX) are refused with
  * "FILE:LINE: reason"; a profile is either loaded whole or not at all.
  * profile_write's output loads back to the same profile: a value that could
- * not survive that (a path with " ;", which starts an INI comment, or a
- * control character) is refused when set.
+ * not survive that (a path with a ';' at its start or after a space, which
+ * starts an INI comment, or a control character) is refused when set.
  */
 #ifndef SWAPEMU_PROFILE_H
 #define SWAPEMU_PROFILE_H

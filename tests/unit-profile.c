@@ -103,8 +103,11 @@ static void round_trip(void)
 
 	profile_defaults(&a);
 	ok(profile_set(&a, "device.path=/tmp/a ;b", err, sizeof err) == -1 &&
-	       strstr(err, "' ;' starts a comment"),
+	       strstr(err, "after a space starts a comment"),
 	   "a path with ' ;' is refused: %s", err);
+	ok(profile_set(&a, "device.path=;x", err, sizeof err) == -1 &&
+	       strstr(err, "at its start"),
+	   "a path that starts with ';' is refused: %s", err);
 	ok(profile_set(&a, "device.path=/tmp/a\nb", err, sizeof err) == -1 &&
 	       strstr(err, "control character") && !strchr(err, '\n'),
 	   "a path with a newline is refused, on one line: %s", err);
@@ -198,7 +201,7 @@ int main(void)
 	struct profile p;
 	char err[1024];
 	snprintf(path, sizeof path, "/tmp/unit-profile.%d.conf", (int)getpid());
-	plan(21 + 12 + 2 * (int)profile_nkeys + 1);
+	plan(21 + 13 + 2 * (int)profile_nkeys + 1);
 
 	profile_defaults(&p);
 	ok(p.size == 256u << 20 && p.checksum == CSUM_CRC32C && !p.advertise &&
