@@ -1,7 +1,7 @@
 /* profile.h - a target's profile: an INI file parsed with libinih.
  *
  * Every key of [device], [stable-writes], [delay] and [swap] is declared
- * once, in profile_keys[] (profile.c): parsing, defaults, writing, the
+ * once, in profile_keys[] (profile_keys.c): parsing, defaults, writing, the
  * live/fixed check on a running target, the README's key table and
  * swapemu.conf(5) all come from that table. [rule NAME] sections, any
  * number, hold fault-injection rules (rules.h).
@@ -100,6 +100,14 @@ struct profile_key {
 
 extern const struct profile_key profile_keys[];
 extern const unsigned profile_nkeys;
+
+/* Parses value v into key k of p. Returns 0, or -1 with the reason in err
+ * and p unchanged. */
+int profile_key_parse(struct profile *p, const struct profile_key *k,
+                      const char *v, char *err, size_t errlen);
+/* Key k of p as a profile writes it. */
+void profile_key_format(const struct profile *p, const struct profile_key *k,
+                        char *buf, size_t len);
 
 /* The key table as the README's Markdown table, and as a POD list for
  * swapemu.conf(5). */

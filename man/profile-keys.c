@@ -1,4 +1,4 @@
-/* profile-keys - prints the profile key table (lib/profile.c) for the
+/* profile-keys - prints the profile key table (lib/profile_keys.c) for the
  * documents: --markdown gives the README's table, --pod TEMPLATE gives
  * swapemu.conf(5) with the key list in place of the template's
  * "=for swapemu-profile-keys" paragraph. Run by make; not installed. */

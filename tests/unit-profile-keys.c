@@ -1,5 +1,5 @@
 /* unit-profile-keys: the README's profile key table is the one the key
- * table in lib/profile.c generates (build/profile-keys --markdown prints
+ * table in lib/profile_keys.c generates (build/profile-keys --markdown prints
  * it). Run from the top of the tree, as make check does. */
 #include <stdio.h>
 #include <stdlib.h>
