@@ -38,10 +38,10 @@ void profile_defaults(struct profile *p)
 		if (*profile_keys[i].def &&
 		    profile_key_parse(p, &profile_keys[i], profile_keys[i].def,
 		                      err, sizeof err)) {
+			/* The table is wrong: unit-profile catches it. */
 			fprintf(stderr, "swapemu: bad default for %s: %s\n",
 			        profile_keys[i].name, err);
-			abort(); /* the table is wrong: unit-profile catches it
-			          */
+			abort();
 		}
 }
 
