@@ -97,27 +97,9 @@ static int cmd_add(struct device *d, const char *args, FILE *out, char *err,
                    size_t errlen)
 {
 	(void)out;
-	char buf[1024], *save = NULL;
-	snprintf(buf, sizeof buf, "%s", args);
-	char *name = strtok_r(buf, " \t", &save);
-	if (!name || strchr(name, '=') || strlen(name) >= RULE_NAME_MAX) {
-		snprintf(err, errlen,
-		         "usage: add NAME KEY=VALUE... (e.g. add slow op=write "
-		         "action=delay:5ms)");
-		return -1;
-	}
 	struct rule_spec r;
-	rule_spec_init(&r, name);
-	for (char *kv; (kv = strtok_r(NULL, " \t", &save));) {
-		char *eq = strchr(kv, '=');
-		if (!eq) {
-			snprintf(err, errlen, "bad '%s' (use KEY=VALUE)", kv);
-			return -1;
-		}
-		*eq = 0;
-		if (rule_spec_set(&r, kv, eq + 1, err, errlen))
-			return -1;
-	}
+	if (rule_spec_parse(&r, args, err, errlen))
+		return -1;
 	return device_add_rule(d, &r, err, errlen);
 }
 

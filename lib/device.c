@@ -284,11 +284,10 @@ struct page_list {
 
 static void page_list_add(struct page_list *l, const char *block)
 {
-	const uint64_t *w = (const uint64_t *)block;
-	if (w[STAMP_W_MAGIC] != STAMP_MAGIC)
+	if (!stamp_is_stamped(block))
 		return;
 	jbuf_printf(l->b, "%s%" PRIu64, l->n++ ? "," : ",\"pages\":[",
-	            w[STAMP_W_INDEX]);
+	            stamp_word(block, STAMP_W_INDEX));
 }
 
 static void page_list_end(struct page_list *l)
@@ -329,10 +328,9 @@ static void mark_damaged(struct device *d, const char *buf, size_t len,
 {
 	uint64_t first = (off + BLK - 1) / BLK * BLK - off;
 	for (uint64_t at = first; at + BLK <= len; at += BLK) {
-		const uint64_t *w = (const uint64_t *)(buf + at);
 		uint64_t mark = at + BLK <= keep ? 0
-		                : w[STAMP_W_MAGIC] == STAMP_MAGIC
-		                    ? w[STAMP_W_INDEX] + 1
+		                : stamp_is_stamped(buf + at)
+		                    ? stamp_word(buf + at, STAMP_W_INDEX) + 1
 		                    : UINT64_MAX;
 		_Atomic uint64_t *m = &d->meta[(off + at) / BLK].damaged;
 		if (atomic_load_explicit(m, memory_order_relaxed) != mark)
@@ -372,13 +370,13 @@ static unsigned classify_capture(struct device *d, const char *buf, size_t len,
 			continue;
 		violations++;
 		atomic_fetch_add(&d->violations, 1);
-		const uint64_t *w = page;
 		char detail[160];
 		snprintf(detail, sizeof detail,
 		         "\"class\":\"%s\",\"page\":%" PRIu64
 		         ",\"head\":%" PRIu64 ",\"tail\":%" PRIu64,
-		         stamp_class_name(c), w[STAMP_W_INDEX], w[STAMP_W_HEAD],
-		         w[STAMP_W_TAIL]);
+		         stamp_class_name(c), stamp_word(page, STAMP_W_INDEX),
+		         stamp_word(page, STAMP_W_HEAD),
+		         stamp_word(page, STAMP_W_TAIL));
 		device_event(d, "violation", OP_WRITE, off + at, BLK, detail);
 	}
 	return violations;
@@ -741,29 +739,10 @@ void device_stall_note(struct device *d)
 	pthread_mutex_unlock(&d->stall_lock);
 }
 
-static int same_immutables(const struct profile *a, const struct profile *b,
-                           char *err, size_t errlen)
-{
-	const char *what =
-	    a->size != b->size                     ? "device.size"
-	    : a->store != b->store                 ? "device.store"
-	    : strcmp(a->store_path, b->store_path) ? "device.path"
-	    : a->checksum != b->checksum           ? "device.checksum"
-	    : a->advertise != b->advertise         ? "stable-writes.advertise"
-	    : a->direct_io != b->direct_io         ? "swap.direct-io"
-	    : a->priority != b->priority           ? "swap.priority"
-	                                           : NULL;
-	if (what)
-		snprintf(err, errlen,
-		         "%s: cannot change %s on a running target", b->name,
-		         what);
-	return what ? -1 : 0;
-}
-
 int device_load_profile(struct device *d, const struct profile *np, char *err,
                         size_t errlen)
 {
-	if (same_immutables(&d->prof, np, err, errlen))
+	if (profile_same_fixed(&d->prof, np, err, errlen))
 		return -1;
 	struct ruleset *s = ruleset_new(np->rules, np->nrules, np->seed);
 	if (!s) {

@@ -24,7 +24,8 @@ static const struct {
     {"EBUSY", EBUSY},       {"ENODEV", ENODEV},
     {"ENXIO", ENXIO},       {"EDQUOT", EDQUOT},
     {"EFBIG", EFBIG},       {"EOVERFLOW", EOVERFLOW},
-    {"ENODATA", ENODATA},   {"EILSEQ", EILSEQ},       {"ENOTSUP", ENOTSUP},
+    {"ENODATA", ENODATA},   {"EILSEQ", EILSEQ},
+    {"ENOTSUP", ENOTSUP},
 };
 
 int errno_by_name(const char *name)
@@ -64,23 +65,25 @@ void rule_spec_init(struct rule_spec *r, const char *name)
 static int parse_names(const char *v, const char *const *names, unsigned n,
                        const char *any, unsigned *mask)
 {
-	char buf[256], *save = NULL;
-	snprintf(buf, sizeof buf, "%s", v);
-	*mask = 0;
-	for (char *t = strtok_r(buf, ", ", &save); t;
-	     t = strtok_r(NULL, ", ", &save)) {
-		if (any && !strcasecmp(t, any)) {
+	unsigned m = 0;
+	/* Word by word in place: a list of any length is read whole. */
+	for (const char *t = v + strspn(v, ", "); *t; t += strspn(t, ", ")) {
+		size_t len = strcspn(t, ", ");
+		if (any && len == strlen(any) && !strncasecmp(t, any, len)) {
 			*mask = 0;
 			return 0;
 		}
 		unsigned i = 0;
-		while (i < n && strcasecmp(t, names[i]))
+		while (i < n && (len != strlen(names[i]) ||
+		                 strncasecmp(t, names[i], len)))
 			i++;
 		if (i == n)
 			return -1;
-		*mask |= 1u << i;
+		m |= 1u << i;
+		t += len;
 	}
-	return *mask ? 0 : -1;
+	*mask = m;
+	return m ? 0 : -1;
 }
 
 static int parse_count(const char *v, uint64_t *out)
@@ -236,6 +239,65 @@ int rule_spec_set(struct rule_spec *r, const char *key, const char *v,
 #undef FAIL
 }
 
+int rule_name_check(const char *name, char *err, size_t errlen)
+{
+	size_t n = strlen(name);
+	int bad = !n;
+	if (n >= RULE_NAME_MAX) {
+		snprintf(err, errlen,
+		         "rule name too long (%zu characters, at most %d)", n,
+		         RULE_NAME_MAX - 1);
+		return -1;
+	}
+	for (const char *c = name; *c; c++)
+		bad |= (unsigned char)*c <= ' ' || *c == 0x7f ||
+		       strchr("=[];", *c) != NULL;
+	if (bad) {
+		snprintf(err, errlen,
+		         "bad rule name '%.*s' (one word without = [ ] ;, at "
+		         "most %d characters)",
+		         RULE_NAME_MAX, name, RULE_NAME_MAX - 1);
+		for (char *c = err; *c; c++)
+			if ((unsigned char)*c < ' ' || *c == 0x7f)
+				*c = '?';
+		return -1;
+	}
+	return 0;
+}
+
+int rule_spec_parse(struct rule_spec *r, const char *words, char *err,
+                    size_t errlen)
+{
+	char *buf = strdup(words), *save = NULL;
+	if (!buf) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	char *name = strtok_r(buf, " \t", &save);
+	int ret = -1;
+	if (!name || strchr(name, '='))
+		snprintf(err, errlen,
+		         "usage: add NAME KEY=VALUE... (e.g. add slow op=write "
+		         "action=delay:5ms)");
+	else if (!rule_name_check(name, err, errlen)) {
+		rule_spec_init(r, name);
+		ret = 0;
+		for (char *kv; !ret && (kv = strtok_r(NULL, " \t", &save));) {
+			char *eq = strchr(kv, '=');
+			if (!eq) {
+				snprintf(err, errlen,
+				         "bad '%s' (use KEY=VALUE)", kv);
+				ret = -1;
+			} else {
+				*eq = 0;
+				ret = rule_spec_set(r, kv, eq + 1, err, errlen);
+			}
+		}
+	}
+	free(buf);
+	return ret;
+}
+
 int rule_spec_check(const struct rule_spec *r, uint64_t size, char *err,
                     size_t errlen)
 {
@@ -389,7 +451,9 @@ void ruleset_eval(struct ruleset *s, const struct rule_req *q,
 			v->delay_ns += dist_sample(&r->delay, s->seed ^ i, f);
 			break;
 		case ACT_CORRUPT:
-			v->corrupt_bits = r->arg;
+			/* A zero-length read has no bit to flip: the rule
+			 * fires (and is logged) but corrupts nothing. */
+			v->corrupt_bits = q->len ? r->arg : 0;
 			v->corrupt_key =
 			    stamp_mix(s->seed ^ (i + 1) ^ stamp_mix(f));
 			break;
@@ -405,6 +469,9 @@ void ruleset_eval(struct ruleset *s, const struct rule_req *q,
 
 uint64_t rules_corrupt_bit(const struct rule_verdict *v, uint64_t b, size_t len)
 {
+	if (!len)
+		return 0; /* no bit exists; callers check len, this is a guard
+		           */
 	return stamp_mix(v->corrupt_key + b) % (len * 8);
 }
 

@@ -38,7 +38,8 @@
 #include "dist.h"
 
 #define RULES_MAX 64
-#define RULE_NAME_MAX 48
+/* A name fits libinih's section buffer as "[rule NAME]" (profile.c). */
+#define RULE_NAME_MAX 45
 
 enum rule_action {
 	ACT_NONE,
@@ -71,6 +72,13 @@ void rule_spec_init(struct rule_spec *r, const char *name);
 /* Sets one key of a spec. Returns 0, or -1 with a reason in err. */
 int rule_spec_set(struct rule_spec *r, const char *key, const char *value,
                   char *err, size_t errlen);
+/* Checks a rule name: one word without = [ ] ; or control characters,
+ * shorter than RULE_NAME_MAX. Returns 0, or -1 with a reason in err. */
+int rule_name_check(const char *name, char *err, size_t errlen);
+/* Parses "NAME KEY=VALUE..." (the control socket's add) into a new spec,
+ * whatever its length. Returns 0, or -1 with a reason in err. */
+int rule_spec_parse(struct rule_spec *r, const char *words, char *err,
+                    size_t errlen);
 /* Checks a complete spec against the device size. */
 int rule_spec_check(const struct rule_spec *r, uint64_t size, char *err,
                     size_t errlen);

@@ -121,29 +121,36 @@ static inline void stamp_fill(void *page, uint64_t run, uint64_t index,
 	stamp_write_tail(w, seq);
 }
 
-static inline int stamp_is_stamped(const void *page)
+/* Word k of a page that may sit at any address: request buffers carry
+ * pages at the request's offset, so an 8 KiB write at offset 1 holds its
+ * whole block at buf + 4095. memcpy is one unaligned load on x86. */
+static inline uint64_t stamp_word(const void *page, unsigned k)
 {
-	uint64_t m;
-	memcpy(&m, page, sizeof m);
-	return m == STAMP_MAGIC;
+	uint64_t v;
+	memcpy(&v, (const char *)page + 8 * (size_t)k, sizeof v);
+	return v;
 }
 
-/* Is the page a complete, self-consistent stamp? On success the sequence,
- * run and index are returned through the pointers. */
+static inline int stamp_is_stamped(const void *page)
+{
+	return stamp_word(page, STAMP_W_MAGIC) == STAMP_MAGIC;
+}
+
+/* Is the page (at any address) a complete, self-consistent stamp? On success
+ * the sequence, run and index are returned through the pointers. */
 static inline int stamp_intact(const void *page, uint64_t *run, uint64_t *index,
                                uint64_t *seq)
 {
-	const uint64_t *w = page;
-	if (w[STAMP_W_MAGIC] != STAMP_MAGIC)
+	if (!stamp_is_stamped(page))
 		return 0;
-	*run = w[STAMP_W_RUN];
-	*index = w[STAMP_W_INDEX];
-	*seq = w[STAMP_W_HEAD];
-	if (w[STAMP_W_TAIL] != *seq)
+	*run = stamp_word(page, STAMP_W_RUN);
+	*index = stamp_word(page, STAMP_W_INDEX);
+	*seq = stamp_word(page, STAMP_W_HEAD);
+	if (stamp_word(page, STAMP_W_TAIL) != *seq)
 		return 0;
 	uint64_t key = stamp_body_key(*run, *index, *seq);
 	for (unsigned k = STAMP_W_BODY; k < STAMP_W_TAIL; k++)
-		if (w[k] != stamp_body_at(key, k))
+		if (stamp_word(page, k) != stamp_body_at(key, k))
 			return 0;
 	return 1;
 }

@@ -184,12 +184,15 @@ static int apply_override(const struct override *o, char *err, size_t errlen)
 		prof.size = (uint64_t)n;
 		return 0;
 	}
-	char assignment[1024];
-	int len;
-	if (!strncmp(o->key, "rule.", 5)) {
-		/* rule.NAME.KEY: nbdkit keys cannot hold the space of the
-		 * profile's "[rule NAME]". */
-		const char *name = o->key + 5, *dot = strchr(name, '.');
+	/* KEY is SECTION.KEY, rule.NAME.KEY (nbdkit keys cannot hold the
+	 * space of the profile's "[rule NAME]") or seed (device.seed). */
+	char *section = NULL;
+	const char *key = o->key, *dot;
+	if (!strcmp(o->key, "seed")) {
+		section = strdup("device");
+	} else if (!strncmp(o->key, "rule.", 5)) {
+		const char *name = o->key + 5;
+		dot = strchr(name, '.');
 		if (!dot || dot == name || !dot[1]) {
 			snprintf(err, errlen,
 			         "bad rule setting '%s' (use "
@@ -198,28 +201,24 @@ static int apply_override(const struct override *o, char *err, size_t errlen)
 			         o->key);
 			return -1;
 		}
-		len = snprintf(assignment, sizeof assignment, "rule %.*s.%s=%s",
-		               (int)(dot - name), name, dot + 1, o->value);
+		if (asprintf(&section, "rule %.*s", (int)(dot - name), name) <
+		    0)
+			section = NULL;
+		key = dot + 1;
 	} else {
-		len = snprintf(assignment, sizeof assignment, "%s%s=%s",
-		               strcmp(o->key, "seed") ? "" : "device.", o->key,
-		               o->value);
+		dot = strchr(o->key, '.'); /* swapemu_config saw one */
+		section = strndup(o->key, (size_t)(dot - o->key));
+		key = dot + 1;
 	}
-	if (len < 0 || (size_t)len >= sizeof assignment) {
-		snprintf(err, errlen, "setting '%s' is too long", o->key);
-		return -1;
-	}
-	if (!profile_set(&prof, assignment, err, errlen))
-		return 0;
-	/* Name the setting as the user wrote it, not as translated. */
-	size_t alen = strlen(assignment);
-	if (!strncmp(err, assignment, alen) && !strncmp(err + alen, ": ", 2)) {
-		char why[512];
-		snprintf(why, sizeof why, "%.500s", err + alen + 2);
+	char why[512] = "out of memory";
+	int r = section ? profile_set_key(&prof, section, key, o->value, why,
+	                                  sizeof why)
+	                : -1;
+	free(section);
+	if (r)
 		snprintf(err, errlen, "%.200s=%.200s: %s", o->key, o->value,
 		         why);
-	}
-	return -1;
+	return r;
 }
 
 static int swapemu_config_complete(void)

@@ -32,10 +32,38 @@ int main(void)
 {
 	struct rule_spec r;
 	char pat[64], pat2[64];
-	plan(36);
+	plan(41);
 
 	rule_spec_init(&r, "t");
 	ok(set(&r, "op", "read,write") == 0 && r.ops == 3, "op list");
+	/* Issue 8, finding 9: lists were cut at 255 characters. */
+	char list[400] = "";
+	for (int i = 0; i < 60; i++)
+		strcat(list, "read,");
+	strcat(list, "flush");
+	ok(set(&r, "op", list) == 0 && r.ops == (1u | 1u << 2),
+	   "a 305-character op list is read whole (ops %#x)", r.ops);
+	char words[8192] = "long op=write";
+	while (strlen(words) < sizeof words - 200)
+		strcat(words, " probability=1");
+	strcat(words, " count=100 action=error:ENOSPC");
+	struct rule_spec w;
+	ok(rule_spec_parse(&w, words, err, sizeof err) == 0 &&
+	       !strcmp(w.name, "long") && w.count == 100 &&
+	       w.action == ACT_ERROR && w.err == ENOSPC,
+	   "add arguments of %zu characters are read whole", strlen(words));
+	ok(rule_spec_parse(&w,
+	                   "x23456789012345678901234567890123456789012345 "
+	                   "action=stall",
+	                   err, sizeof err) == -1 &&
+	       strstr(err, "rule name too long (45 characters, at most 44)"),
+	   "a rule name too long for a profile is refused: %s", err);
+	ok(rule_spec_parse(&w, "a]b action=stall", err, sizeof err) == -1 &&
+	       strstr(err, "bad rule name 'a]b'"),
+	   "a rule name that cannot be a section is refused: %s", err);
+	ok(rule_spec_parse(&w, "n op=write count", err, sizeof err) == -1 &&
+	       strstr(err, "bad 'count' (use KEY=VALUE)"),
+	   "a word without = is refused: %s", err);
 	ok(set(&r, "op", "reed") == -1 && strstr(err, "bad op 'reed'"),
 	   "bad op: %s", err);
 	ok(set(&r, "range", "64M-65M") == 0 && r.lo == 64 << 20 &&
