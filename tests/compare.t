@@ -14,17 +14,17 @@
 [ -e /dev/loop-control ] || skip_all "no loop devices"
 [ -x "$BUILD/swapemu-fuse" ] || skip_all "swapemu-fuse not built"
 command -v gnuplot >/dev/null || skip_all "no gnuplot (apt-get install gnuplot-nox)"
-plan 17
+plan 18
 
 OUT=$(mktemp -d /tmp/swapemu-compare-test.XXXXXX)
 trap 'cleanup; rm -rf "$OUT"' EXIT
 VALIDATE=$TOP/tools/compare-validate
 SCHEMA=$TOP/tools/compare-schema.json
-leftovers() { # swap areas, loop devices and mounts compare may have made
-	{ grep -c . /proc/swaps; losetup -a | grep -c 'swapemu-compare\|/cmp[0-9]'; grep -c 'swapemu-compare\|/cmp[0-9]' /proc/mounts; } | tr '\n' ' '
-}
+# Loop devices (and so swap areas) and mounts under $OUT: everything compare
+# makes lives there (targets in OUT/*/run, baselines' tmpfs in OUT/*/run-base).
+leftovers() { echo "$(losetup -a | grep -c "$OUT") loops, $(grep -c "$OUT" /proc/mounts) mounts"; }
 jq_py() { python3 -c "import json,sys; d=json.load(open('$1')); print($2)"; }
-before=$(leftovers)
+before="0 loops, 0 mounts"
 
 "$SWAPEMU" compare --profile "$TOP/configs/unstable.conf" --front-end fuse --repeat 1 \
 	--pages 256 --swapouts 300 --seconds 20 --out "$OUT/a" >"$OUT/a.log" 2>&1
