@@ -23,7 +23,9 @@ DEPS := \
 	/usr/share/doc/busybox-static/copyright:busybox-static \
 	/usr/bin/pkg-config:pkg-config \
 	/sbin/losetup:mount \
-	/sbin/mkswap:util-linux
+	/sbin/mkswap:util-linux \
+	/usr/bin/python3:python3 \
+	/usr/bin/gnuplot:gnuplot-nox
 MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
 
 SWAPEMU_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC \
@@ -57,7 +59,7 @@ MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swape
 MANPAGE += $(if $(shell command -v pod2man),$(BUILD)/swapemu.conf.5)
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-vm check-san demo clean install format
+.PHONY: all deps check check-unit check-vm check-san demo compare clean install format
 all: deps $(PROGRAMS) $(C_TESTS) $(MANPAGE)
 
 deps:
@@ -130,6 +132,14 @@ check-san:
 
 demo: all
 	./tools/demo
+
+# The README's comparison: the host kernel and Debian's 6.1 (cloud) kernel,
+# the three shipped profiles over FUSE and NBD, and the kernel-native
+# baselines. COMPARE_OUT=DIR keeps the results there.
+COMPARE_KERNEL ?= linux-image-cloud-amd64
+COMPARE_ARGS ?= --host --kernel-package $(COMPARE_KERNEL) --repeat 3
+compare: all
+	./swapemu compare $(COMPARE_ARGS) $(if $(COMPARE_OUT),--out $(COMPARE_OUT))
 
 format:
 	clang-format -i $(wildcard lib/*.[ch] fusefs/*.[ch] workload/*.[ch] tests/*.[ch] nbdplugin/*.c ctl/*.c man/*.c)
