@@ -105,7 +105,7 @@ EOF
 }
 
 cmd_serve() {
-	local profile="" name="" listen="" psk="" tls=1 daemon= sets=() args=()
+	local profile="" name="" listen="" psk="" tls=1 daemon= sets=() args=() tlsargs=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--profile | -p) profile=${2:?--profile needs a file}; shift 2 ;;
@@ -161,19 +161,21 @@ cmd_serve() {
 			psk=$dir/keys.psk
 			printf '%s:%s\n' "$user" "$(od -An -tx1 -N32 /dev/urandom | tr -d ' \n')" >"$psk"
 		fi
-		args=(--tls=require --tls-psk="$psk" "${args[@]}")
+		tlsargs=(--tls=require --tls-psk="$psk")
 	else
-		args=(--tls=off "${args[@]}")
+		tlsargs=(--tls=off)
 	fi
-	# In the foreground with --log=stderr, so that errors reach daemon.log;
-	# in the foreground mode nbdkit also dies with us (--exit-with-parent).
-	local own=(--exit-with-parent)
-	[ -z "$daemon" ] || own=()
-	setsid nbdkit -f --log=stderr "${own[@]}" --ipaddr "$addr" --port "$port" \
-		--pidfile "$dir/pid" --threads 32 "${args[@]:0:2}" \
-		"$(bin nbdkit-swapemu-plugin.so)" profile="$(readlink -f "$profile")" \
-		control="$dir/control.sock" gentab="$dir/gentab" events="$dir/events.jsonl" mlock=yes \
-		"${args[@]:2}" </dev/null >"$dir/daemon.log" 2>&1 &
+	local nbdkit_args=(--ipaddr "$addr" --port "$port" --pidfile "$dir/pid" --threads 32 "${tlsargs[@]}"
+		"$(bin nbdkit-swapemu-plugin.so)" profile="$(readlink -f "$profile")"
+		control="$dir/control.sock" gentab="$dir/gentab" events="$dir/events.jsonl" mlock=yes
+		"${args[@]}")
+	if [ -n "$daemon" ]; then
+		nbdkit_background "$dir/daemon.log" "${nbdkit_args[@]}"
+	else
+		# Our child: it dies with us, even on SIGKILL (--exit-with-parent).
+		setsid nbdkit -f --log=stderr --exit-with-parent "${nbdkit_args[@]}" \
+			</dev/null >"$dir/daemon.log" 2>&1 &
+	fi
 	local pid=$!
 	wait_ready "$dir" "$pid" || { show_log "$dir"; false; }
 	private_files "$dir"
@@ -182,7 +184,7 @@ cmd_serve() {
 		"$(profile_value advertise <<<"$eff")"
 	if [ -n "$daemon" ]; then
 		trap - ERR INT TERM
-		note "running in the background (pid $pid); stop it with: swapemu detach $name"
+		note "running in the background (nbdkit pid $(cat "$dir/pid")); stop it with: swapemu detach $name"
 		return 0
 	fi
 	note "press Ctrl-C to stop; 'swapemu inject $name ...' changes it meanwhile"
