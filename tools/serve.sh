@@ -155,7 +155,8 @@ cmd_serve() {
 	printf '%s\n' "$eff" >"$dir/effective.conf"
 	echo serve >"$dir/front-end"
 	local s
-	for s in "${sets[@]}"; do args+=("set=$s"); done
+	# The plugin takes profile overrides as SECTION.KEY=VALUE parameters.
+	for s in "${sets[@]}"; do args+=("$s"); done
 	if [ -n "$tls" ]; then
 		if [ -z "$psk" ]; then
 			psk=$dir/keys.psk
