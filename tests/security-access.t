@@ -83,6 +83,10 @@ fi
 # Root can do everything the probes try (so a refusal below means a refusal).
 got=$(probe command "$SWAPEMU_RUN_DIR/f/mnt/f")
 check "root reads and writes the FUSE target file ($got)" test "$got" = " read write"
+if [ -n "$nbd" ]; then
+	got=$(probe command "$SWAPEMU_RUN_DIR/n/mnt/n")
+	check "root reads and writes the NBD target file ($got)" test "$got" = " read write"
+fi
 got=$(probe command "$SWAPEMU_RUN_DIR/f/control.sock")
 check "root connects to the control socket ($got)" test "$got" = " connect"
 
