@@ -26,7 +26,8 @@ commands, then runs until Ctrl-C (or SIGTERM), and removes the target.
   --no-tls              plain NBD: anyone who reaches ADDR:PORT can read
                         and write the target. Only on a trusted network.
   --daemon              start the server in the background and return;
-                        stop it with 'swapemu detach NAME'
+                        stop it with 'swapemu detach NAME' (nbdkit's pid
+                        is in $SWAPEMU_RUN_DIR/NAME/pid)
   -h, --help            this text
 
 The client needs the key file (copy it over a secure channel, keep it
