@@ -34,7 +34,7 @@ is_target() { local t; for t in "${targets[@]}"; do [ "$t" = "$1" ] && return 0;
 # Target files and loop devices are read and written with O_DIRECT, in
 # their last 4 KiB (not in use by swap here), as the audit did.
 probe() { # AS PATH
-	local as=$1 f=$2 got= last
+	local as=$1 f=$2 got='' last
 	if [ -d "$f" ]; then
 		"$as" ls "$f" >/dev/null 2>&1 && got+=" list"
 		"$as" sh -c ': >"$1/.probe"' sh "$f" 2>/dev/null && got+=" create" && rm -f "$f/.probe"

@@ -133,7 +133,7 @@ wait_listening "$port"
 kpid=$(cat "$SWAPEMU_RUN_DIR/k/pid")
 kill -KILL "$k"
 wait "$k" 2>/dev/null
-for i in $(seq 100); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.1; done
+for _ in $(seq 100); do kill -0 "$kpid" 2>/dev/null || break; sleep 0.1; done
 ! kill -0 "$kpid" 2>/dev/null
 ok $? "nbdkit dies with a SIGKILLed swapemu serve"
 "$S" detach k >/dev/null 2>&1 && [ ! -e "$SWAPEMU_RUN_DIR/k" ]

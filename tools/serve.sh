@@ -106,7 +106,7 @@ EOF
 }
 
 cmd_serve() {
-	local profile="" name="" listen="" psk="" tls=1 daemon= sets=() args=() tlsargs=()
+	local profile='' name='' listen='' psk='' tls=1 daemon='' sets=() args=() tlsargs=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--profile | -p) profile=${2:?--profile needs a file}; shift 2 ;;
@@ -129,7 +129,7 @@ cmd_serve() {
 	else
 		die "bad --listen '$listen' (ADDR:PORT, e.g. 0.0.0.0:10809 or [::1]:10809)"
 	fi
-	[ "$port" -ge 1 ] && [ "$port" -le 65535 ] 2>/dev/null || die "bad port $port in --listen (1 to 65535)"
+	((10#$port >= 1 && 10#$port <= 65535)) || die "bad port $port in --listen (1 to 65535)"
 	[ -z "$psk" ] || [ -n "$tls" ] || die "--psk and --no-tls contradict each other"
 	need_root serve
 	command -v nbdkit >/dev/null || die "serve needs nbdkit (apt-get install nbdkit)"
