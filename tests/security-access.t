@@ -90,6 +90,12 @@ fi
 got=$(probe command "$SWAPEMU_RUN_DIR/f/control.sock")
 check "root connects to the control socket ($got)" test "$got" = " connect"
 
+# The probing users are what they should be: a refusal below is not
+# setpriv failing.
+check "setpriv makes uid 65534 without groups" test "$(nobody id -u):$(nobody id -G)" = 65534:65534
+got=$(probe nobody_dac "$SWAPEMU_RUN_DIR/f/effective.conf")
+check "uid 65534 with CAP_DAC_OVERRIDE reads a root-only run file ($got)" test "$got" = " read write"
+
 probe_all nobody "uid 65534 cannot reach"
 
 bad=$(find "$SWAPEMU_RUN_DIR" -mindepth 0 -maxdepth 2 -perm /077 -printf '%m %p\n')
