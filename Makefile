@@ -18,6 +18,10 @@ DEPS := \
 	/usr/include/nbdkit-plugin.h:nbdkit-plugin-dev \
 	/usr/bin/nbdkit:nbdkit \
 	/usr/bin/nbdfuse:nbdfuse \
+	/usr/bin/nbdcopy:libnbd-bin \
+	/usr/bin/qemu-io:qemu-utils \
+	/bin/ss:iproute2 \
+	/usr/bin/setpriv:util-linux \
 	/usr/bin/prove:perl \
 	/usr/bin/qemu-system-x86_64:qemu-system-x86 \
 	/usr/share/doc/busybox-static/copyright:busybox-static \

@@ -165,7 +165,8 @@ static void protect_daemon(void)
 	fprintf(stderr, "swapemu-fuse: note: sanitizer build, memory not "
 	                "locked\n");
 #else
-	/* On fault: the store's reserved mapping gets pages as it is written. */
+	/* On fault: the store's reserved mapping gets pages as it is written.
+	 */
 	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
 		fprintf(stderr,
 		        "swapemu-fuse: warning: mlockall failed (%s); the "
@@ -189,6 +190,9 @@ int main(int argc, char **argv)
 	struct options o;
 	struct profile p;
 	char err[1024];
+	/* Every file the daemon creates (gentab, event log, control socket,
+	 * pid file) holds or reaches swapped memory: owner only. */
+	umask(077);
 	parse_options(argc, argv, &o, &p);
 
 	struct device *dev =
@@ -200,7 +204,11 @@ int main(int argc, char **argv)
 	if (!realpath(o.mountpoint, fs.mountpoint))
 		snprintf(fs.mountpoint, sizeof fs.mountpoint, "%s",
 		         o.mountpoint);
-	char *fargv[] = {argv[0], "-o", "allow_other", NULL};
+	/* allow_other lets root's loop device and QEMU reach a file that
+	 * another root process mounted; default_permissions makes the kernel
+	 * enforce the file's mode (0600, root) so nobody else can open it. */
+	char *fargv[] = {argv[0], "-o", "allow_other,default_permissions",
+	                 NULL};
 	struct fuse_args args = FUSE_ARGS_INIT(geteuid() == 0 ? 3 : 1, fargv);
 	struct fuse_session *se =
 	    fuse_session_new(&args, &fusefs_ops, sizeof fusefs_ops, &fs);

@@ -23,6 +23,9 @@ static void fill_attr(struct fusefs *fs, fuse_ino_t ino, struct stat *st)
 {
 	memset(st, 0, sizeof *st);
 	st->st_ino = ino;
+	/* Owned by the daemon's user (root under swapemu attach). */
+	st->st_uid = geteuid();
+	st->st_gid = getegid();
 	if (ino == ROOT_INO) {
 		st->st_mode = S_IFDIR | 0700;
 		st->st_nlink = 2;
@@ -104,6 +107,13 @@ static void op_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (fi->flags & O_TRUNC) {
 		fuse_reply_err(req, EPERM);
+		return;
+	}
+	/* Defence in depth behind default_permissions: the file holds every
+	 * process's swapped memory, so only the daemon's user (root) opens
+	 * it, whatever capabilities the caller has. */
+	if (fuse_req_ctx(req)->uid != geteuid()) {
+		fuse_reply_err(req, EACCES);
 		return;
 	}
 	fi->keep_cache = 0;
