@@ -242,11 +242,7 @@ int main(int argc, char **argv)
 	if (!fs.completer || fuse_set_signal_handlers(se))
 		goto unmount;
 	protect_daemon();
-	char detail[600];
-	snprintf(detail, sizeof detail,
-	         "\"profile\":\"%s\",\"seed\":%llu,\"front_end\":\"fuse\"",
-	         p.name, (unsigned long long)p.seed);
-	device_event(dev, "start", OP_COUNT, 0, 0, detail);
+	device_event_start(dev, "fuse");
 	rc = capture_run(se, dev, o.threads) ? 1 : 0;
 	fuse_remove_signal_handlers(se);
 unmount:
