@@ -122,7 +122,7 @@ static void batch(struct harness *h, uint64_t start, unsigned n)
 static void run(struct harness *h)
 {
 	U.h = h;
-	U.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC);
+	U.uffd = (int)syscall(SYS_userfaultfd, O_CLOEXEC | O_NONBLOCK);
 	if (U.uffd < 0) {
 		h_skip(h, "userfaultfd: %s", strerror(errno));
 		return;
