@@ -110,7 +110,8 @@ uint64_t *h_ev(struct harness *h, const char *name, bool required)
 		if (!strcmp(sr->ev[k].name, name))
 			return &sr->ev[k].v;
 	if (sr->nev == SCEN_MAX_EVIDENCE)
-		h_fail_exit("scenario %s: too many evidence counters", sr->name);
+		h_fail_exit("scenario %s: too many evidence counters",
+		            sr->name);
 	sr->ev[sr->nev] =
 	    (struct evidence){.name = name, .v = 0, .required = required};
 	return &sr->ev[sr->nev++].v;
@@ -198,8 +199,9 @@ void h_restore_files(void)
 	while (nundo) {
 		nundo--;
 		if (h_write_file(undo[nundo].path, undo[nundo].val))
-			h_warn("cannot restore %s to '%s': %s", undo[nundo].path,
-			       undo[nundo].val, strerror(errno));
+			h_warn("cannot restore %s to '%s': %s",
+			       undo[nundo].path, undo[nundo].val,
+			       strerror(errno));
 	}
 }
 
@@ -255,11 +257,11 @@ void h_record(struct harness *h, uint64_t page, unsigned word,
 		r->corrupt++;
 	r->damaged_total++;
 	if (r->ndamaged < TORTURE_MAX_DAMAGED)
-		r->damaged[r->ndamaged++] = (struct damage){
-		    .page = page,
-		    .word = word,
-		    .kind = kind,
-		    .scenario = h->sr ? h->sr->name : NULL};
+		r->damaged[r->ndamaged++] =
+		    (struct damage){.page = page,
+		                    .word = word,
+		                    .kind = kind,
+		                    .scenario = h->sr ? h->sr->name : NULL};
 }
 
 static void unreadable(struct harness *h, uint64_t i)
@@ -335,7 +337,8 @@ void h_region(struct harness *h, uint64_t n, size_t align, bool thp)
 		h_die("cannot map %llu pages: %s", (unsigned long long)n,
 		      strerror(errno));
 	if (extra) {
-		uintptr_t a = ((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1);
+		uintptr_t a =
+		    ((uintptr_t)m + align - 1) & ~(uintptr_t)(align - 1);
 		if (a > (uintptr_t)m)
 			munmap(m, a - (uintptr_t)m);
 		if ((uintptr_t)m + len + extra > a + len)
@@ -395,13 +398,14 @@ bool h_pfn_writeback(uint64_t pfn)
 	if (!pfn)
 		return false;
 	if (kpageflags_read(pfn, &f))
-		h_fail_exit("cannot read /proc/kpageflags: %s", strerror(errno));
+		h_fail_exit("cannot read /proc/kpageflags: %s",
+		            strerror(errno));
 	return (f >> KPF_WRITEBACK_BIT) & 1;
 }
 
 /* Waits until none of the n PFNs is under writeback. */
-static bool wait_writeback(struct harness *h, const uint64_t *pfns,
-                           uint64_t n, uint64_t deadline)
+bool h_wait_writeback(struct harness *h, const uint64_t *pfns, uint64_t n,
+                      uint64_t deadline)
 {
 	for (;;) {
 		bool busy = false;
@@ -455,7 +459,7 @@ unsigned h_page_out(struct harness *h, uint64_t start, unsigned n)
 		}
 	}
 	if (h->after_wb && swapped)
-		wait_writeback(h, h->pfn, n, now_ns() + IDLE_TIMEOUT_NS);
+		h_wait_writeback(h, h->pfn, n, now_ns() + IDLE_TIMEOUT_NS);
 	return swapped;
 }
 
@@ -553,7 +557,8 @@ void h_rewrite(struct harness *h, uint64_t start, unsigned n, bool first_done)
 	for (unsigned j = 0; j < n; j++)
 		if (h->swapped[j]) {
 			uint64_t i = start + j;
-			h->key[j] = stamp_body_key(h->run, h->idx[i], h->seq[i]);
+			h->key[j] =
+			    stamp_body_key(h->run, h->idx[i], h->seq[i]);
 			rewrite_head(h, i, j, first_done);
 		}
 	for (unsigned s = 0; s < 8; s++) {
@@ -567,7 +572,8 @@ void h_rewrite(struct harness *h, uint64_t start, unsigned n, bool first_done)
 			uint64_t *w = (uint64_t *)h_page(h, i);
 			if (!h->bad[j]) {
 				for (unsigned k = from; k < to; k++)
-					if (w[k] != stamp_body_at(h->key[j], k)) {
+					if (w[k] !=
+					    stamp_body_at(h->key[j], k)) {
 						h_record(h, i, k,
 						         DAMAGE_CORRUPT);
 						h->bad[j] = 1;
@@ -619,9 +625,10 @@ void h_rounds(struct harness *h, unsigned after_every, bool by_time,
 		/* Alternate within a round, and shift by one each round, so
 		 * that every batch has both kinds over the rounds. */
 		uint64_t round = batches / per_round;
-		uint64_t k = per_round % after_every ? batches : batches + round;
-		h->after_wb = after_every > 1 &&
-		              k % after_every == after_every - 1;
+		uint64_t k =
+		    per_round % after_every ? batches : batches + round;
+		h->after_wb =
+		    after_every > 1 && k % after_every == after_every - 1;
 		unsigned n = (unsigned)(h->n - start < B ? h->n - start : B);
 		batch(h, start, n);
 		batches++;
@@ -671,9 +678,8 @@ static void on_sig_bus_install(void)
 	sigaction(SIGBUS, &sa, NULL);
 }
 
-void h_init(struct harness *h, struct torture_opts *o,
-            struct torture_result *r, struct target *t, struct memcg *cg,
-            volatile sig_atomic_t *stop)
+void h_init(struct harness *h, struct torture_opts *o, struct torture_result *r,
+            struct target *t, struct memcg *cg, volatile sig_atomic_t *stop)
 {
 	memset(h, 0, sizeof *h);
 	h->o = o;
@@ -741,7 +747,7 @@ static bool verify(struct harness *h)
 	r->not_swapped = not_swapped;
 
 	uint64_t deadline = now_ns() + IDLE_TIMEOUT_NS;
-	bool idle = wait_writeback(h, old, nold, deadline);
+	bool idle = h_wait_writeback(h, old, nold, deadline);
 	if (r->dev.present)
 		idle = target_wait_idle(h->t, deadline, h->stop) && idle;
 	else
@@ -760,7 +766,8 @@ static bool verify(struct harness *h)
 	if (!mincore(h->mem, N * PS, vec)) {
 		r->swap_cache_left.known = true;
 		for (uint64_t i = 0; i < N; i++)
-			r->swap_cache_left.v += pm_swapped(pm[i]) && (vec[i] & 1);
+			r->swap_cache_left.v +=
+			    pm_swapped(pm[i]) && (vec[i] & 1);
 	}
 
 	if (h_break(h, "corrupt") && N > 1) {
@@ -882,8 +889,7 @@ static void judge(struct harness *h)
 		       torn, mod);
 }
 
-void h_run_scenario(struct harness *h, const struct scenario *s,
-                    unsigned index)
+void h_run_scenario(struct harness *h, const struct scenario *s, unsigned index)
 {
 	struct torture_result *r = h->r;
 	struct scen_result *sr = &r->scen[r->nscen++];
@@ -901,9 +907,8 @@ void h_run_scenario(struct harness *h, const struct scenario *s,
 	char *c0 = NULL, *c1 = NULL;
 	if (r->dev.present && !(c0 = target_counters(h->t, err, sizeof err)))
 		h_die("target '%s': %s", h->t->name, err);
-	uint64_t swapouts = r->swapouts, lost = r->lost,
-	         corrupt = r->corrupt, copied = r->copied,
-	         uw = r->under_writeback;
+	uint64_t swapouts = r->swapouts, lost = r->lost, corrupt = r->corrupt,
+	         copied = r->copied, uw = r->under_writeback;
 	uint64_t t0 = now_ns();
 	h->t0 = t0;
 	h->swapouts0 = swapouts;

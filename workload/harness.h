@@ -33,21 +33,20 @@ struct harness {
 	uint8_t *mem;
 	size_t map_len;
 	uint64_t n;
-	uint64_t *seq;  /* the sequence page i must hold */
-	uint64_t *idx;  /* the index stamped in page i (i, except for KSM) */
-	uint8_t *dead;  /* unreadable: a swap-in failed (SIGBUS) */
+	uint64_t *seq; /* the sequence page i must hold */
+	uint64_t *idx; /* the index stamped in page i (i, except for KSM) */
+	uint8_t *dead; /* unreadable: a swap-in failed (SIGBUS) */
 	/* Per batch (slot j is page start + j). */
 	unsigned cap;
 	uint64_t *pm, *pfn, *key;
 	uint8_t *swapped, *bad;
-	bool after_wb; /* this batch waits for the end of writeback */
+	bool after_wb;          /* this batch waits for the end of writeback */
 	uint64_t t0, swapouts0; /* the scenario's start */
 };
 
 /* Setup and teardown of the whole run (torture.c). */
-void h_init(struct harness *h, struct torture_opts *o,
-            struct torture_result *r, struct target *t, struct memcg *cg,
-            volatile sig_atomic_t *stop);
+void h_init(struct harness *h, struct torture_opts *o, struct torture_result *r,
+            struct target *t, struct memcg *cg, volatile sig_atomic_t *stop);
 
 /* Maps a region of n pages (private anonymous; aligned to align bytes,
  * 0 for a page) and stamps page i with (run, i, 1). thp: MADV_HUGEPAGE
@@ -56,7 +55,8 @@ void h_region(struct harness *h, uint64_t n, size_t align, bool thp);
 void h_region_free(struct harness *h);
 
 /* Errors: setup (exit 2), internal (exit 1), warning. */
-void h_die(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
+void h_die(const char *fmt, ...)
+    __attribute__((noreturn, format(printf, 1, 2)));
 void h_fail_exit(const char *fmt, ...)
     __attribute__((noreturn, format(printf, 1, 2)));
 void h_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -72,6 +72,11 @@ static inline uint8_t *h_page(struct harness *h, uint64_t i)
  * tells which were swapped out and h->pfn[j] the PFN each had. Returns the
  * number swapped out. */
 unsigned h_page_out(struct harness *h, uint64_t start, unsigned n);
+
+/* Waits (at most until deadline, ns) until none of the n PFNs is under
+ * writeback; false on timeout or stop. */
+bool h_wait_writeback(struct harness *h, const uint64_t *pfns, uint64_t n,
+                      uint64_t deadline);
 
 /* Is the folio at pfn under writeback? */
 bool h_pfn_writeback(uint64_t pfn);
@@ -90,8 +95,7 @@ int h_xchg(struct harness *h, volatile uint64_t *w, uint64_t v, uint64_t *old);
 
 /* The first word of w that differs from the stamp of page i at seq, or
  * -1 when the page is exactly that stamp. */
-int h_bad_word(struct harness *h, const uint64_t *w, uint64_t i,
-               uint64_t seq);
+int h_bad_word(struct harness *h, const uint64_t *w, uint64_t i, uint64_t seq);
 /* Checks a copy of page i against what it must hold (seq[i]); records
  * lost or corrupt. Returns true when right. */
 bool h_check_copy(struct harness *h, uint64_t i, const uint64_t *w);

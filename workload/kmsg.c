@@ -32,11 +32,15 @@ void kmsg_close(void)
 bool kmsg_is_problem(const char *m)
 {
 	static const char *const kinds[] = {
-	    "kernel BUG",       "BUG:",
-	    "Oops",             "WARNING:",
+	    "kernel BUG",
+	    "BUG:",
+	    "Oops",
+	    "WARNING:",
 	    "general protection fault",
-	    "soft lockup",      "blocked for more than",
-	    "Kernel panic",     "hung_task",
+	    "soft lockup",
+	    "blocked for more than",
+	    "Kernel panic",
+	    "hung_task",
 	};
 	for (size_t k = 0; k < sizeof kinds / sizeof *kinds; k++)
 		if (strstr(m, kinds[k]))

@@ -87,8 +87,7 @@ void report_json(const struct torture_opts *o, const struct torture_result *r,
 	json_opt(f, "checksum_errors", dev ? &d->checksum_errors : &none);
 	json_opt(f, "device_seed", dev ? &d->seed : &none);
 	fputs(",\"damaged\":[", f);
-	for (unsigned k = 0; k < r->ndamaged; k++)
-	{
+	for (unsigned k = 0; k < r->ndamaged; k++) {
 		fprintf(f,
 		        "%s{\"page\":%" PRIu64 ",\"word\":%u,\"kind\":\"%s\"",
 		        k ? "," : "", r->damaged[k].page, r->damaged[k].word,
@@ -248,14 +247,15 @@ void report_ktap(const struct torture_opts *o, const struct torture_result *r,
                  FILE *f)
 {
 	fprintf(f, "KTAP version 1\n");
-	fprintf(f, "# swapemu-torture: kernel %s, target %s, seed %" PRIu64
-	           "\n",
+	fprintf(f,
+	        "# swapemu-torture: kernel %s, target %s, seed %" PRIu64 "\n",
 	        r->kernel, o->target ? o->target : "(none)", o->seed);
 	fprintf(f, "1..%u\n", r->nscen);
 	for (unsigned k = 0; k < r->nscen; k++) {
 		const struct scen_result *sr = &r->scen[k];
-		fprintf(f, "# %s: swapouts %" PRIu64 " lost %" PRIu64
-		           " corrupt %" PRIu64,
+		fprintf(f,
+		        "# %s: swapouts %" PRIu64 " lost %" PRIu64
+		        " corrupt %" PRIu64,
 		        sr->name, sr->swapouts, sr->lost, sr->corrupt);
 		if (sr->dev.present && sr->dev.torn.known)
 			fprintf(f,

@@ -35,7 +35,7 @@ struct torture_opts {
 	uint64_t modify_ms;
 	uint64_t batch;
 	uint64_t seed;
-	uint64_t rounds; /* rounds of the scenarios other than write */
+	uint64_t rounds;      /* rounds of the scenarios other than write */
 	uint64_t table_pages; /* generations published: room for all */
 	bool json, quiet, ktap;
 	const char *test_break; /* deliberate damage, for the tests only */

@@ -211,7 +211,8 @@ static void batch(struct harness *h, uint64_t start, unsigned n)
 		h_fail(h,
 		       "batch at page %llu: the child saw %llu pages the "
 		       "parent wrote after the fork (leak parent to child)",
-		       (unsigned long long)start, (unsigned long long)rep.leaks);
+		       (unsigned long long)start,
+		       (unsigned long long)rep.leaks);
 	*leaks += parent_leaks + rep.leaks;
 }
 

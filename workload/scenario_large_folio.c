@@ -48,8 +48,11 @@ static int configure(void)
 		unsigned kb;
 		if (sscanf(e->d_name, "hugepages-%ukB", &kb) != 1)
 			continue;
-		char p[300];
+		char p[300], v[64];
 		snprintf(p, sizeof p, THP "/%s/enabled", e->d_name);
+		/* Some sizes are for shmem only (no enabled file). */
+		if (h_read_file(p, v, sizeof v))
+			continue;
 		h_restore_file_later(p);
 		bool use = kb == sizes_kb[0] || kb == sizes_kb[1];
 		if (h_write_file(p, use ? "always" : "never")) {
@@ -85,8 +88,9 @@ static void run(struct harness *h)
 		return;
 	}
 	if (!have_size(2048) && !have_size(64)) {
-		h_skip(h, "neither a 2048 kB nor a 64 kB folio size is "
-		          "offered (%s/hugepages-*kB)",
+		h_skip(h,
+		       "neither a 2048 kB nor a 64 kB folio size is "
+		       "offered (%s/hugepages-*kB)",
 		       THP);
 		return;
 	}

@@ -32,9 +32,9 @@ enum mech {
 	M_N
 };
 
-static const char *const mech_ev[M_N] = {
-    "vmsplice_pins",  "uring_fixed_pins", "odirect_reads",
-    "odirect_writes", "vm_writev_writes", "proc_mem_writes"};
+static const char *const mech_ev[M_N] = {"vmsplice_pins",    "uring_fixed_pins",
+                                         "odirect_reads",    "odirect_writes",
+                                         "vm_writev_writes", "proc_mem_writes"};
 
 static struct {
 	int pipe[2];
@@ -51,8 +51,8 @@ static struct {
 static void mismatch(struct harness *h, const char *how, uint64_t i)
 {
 	(*h_ev(h, "pin_mismatches", false))++;
-	h_fail(h, "%s: page %llu differs between the pin and the mapping",
-	       how, (unsigned long long)i);
+	h_fail(h, "%s: page %llu differs between the pin and the mapping", how,
+	       (unsigned long long)i);
 }
 
 /* Does the mapping of page i hold the stamp seq (no fault counted)? */
@@ -61,8 +61,7 @@ static bool mapping_is(struct harness *h, uint64_t i, uint64_t seq)
 	return h_bad_word(h, (const uint64_t *)h_page(h, i), i, seq) < 0;
 }
 
-static bool file_page_is(struct harness *h, uint64_t i, off_t off,
-                         uint64_t seq)
+static bool file_page_is(struct harness *h, uint64_t i, off_t off, uint64_t seq)
 {
 	if (pread(P.file, P.io, PS, off) != PS)
 		return false;
@@ -103,8 +102,7 @@ static bool do_uring(struct harness *h, uint64_t i, unsigned j, off_t off)
 	struct io_uring_sqe *sqe = io_uring_get_sqe(&P.ring);
 	io_uring_prep_write_fixed(sqe, P.file, h_page(h, i), PS, off, 0);
 	struct io_uring_cqe *cqe;
-	if (io_uring_submit(&P.ring) != 1 ||
-	    io_uring_wait_cqe(&P.ring, &cqe))
+	if (io_uring_submit(&P.ring) != 1 || io_uring_wait_cqe(&P.ring, &cqe))
 		h_fail_exit("io_uring write: cannot submit");
 	int res = cqe->res;
 	io_uring_cqe_seen(&P.ring, cqe);
@@ -116,8 +114,7 @@ static bool do_uring(struct harness *h, uint64_t i, unsigned j, off_t off)
 		h_fail_exit("write to the scratch file: %s", strerror(errno));
 	sqe = io_uring_get_sqe(&P.ring);
 	io_uring_prep_read_fixed(sqe, P.file, h_page(h, i), PS, off, 0);
-	if (io_uring_submit(&P.ring) != 1 ||
-	    io_uring_wait_cqe(&P.ring, &cqe))
+	if (io_uring_submit(&P.ring) != 1 || io_uring_wait_cqe(&P.ring, &cqe))
 		h_fail_exit("io_uring read: cannot submit");
 	res = cqe->res;
 	io_uring_cqe_seen(&P.ring, cqe);
@@ -231,8 +228,8 @@ static int scratch_file(char *why, size_t len)
 {
 	static const char *const dirs[] = {"/var/tmp", "/tmp", "/root", "/"};
 	for (size_t k = 0; k < sizeof dirs / sizeof *dirs; k++) {
-		int fd = open(dirs[k], O_TMPFILE | O_RDWR | O_DIRECT | O_CLOEXEC,
-		              0600);
+		int fd = open(dirs[k],
+		              O_TMPFILE | O_RDWR | O_DIRECT | O_CLOEXEC, 0600);
 		if (fd >= 0)
 			return fd;
 		snprintf(why, len, "%s: %s", dirs[k], strerror(errno));

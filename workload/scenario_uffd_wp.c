@@ -29,9 +29,9 @@ static struct {
 
 static int wp(uint64_t addr, uint64_t len, bool on)
 {
-	struct uffdio_writeprotect w = {
-	    .range = {.start = addr, .len = len},
-	    .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP : 0};
+	struct uffdio_writeprotect w = {.range = {.start = addr, .len = len},
+	                                .mode = on ? UFFDIO_WRITEPROTECT_MODE_WP
+	                                           : 0};
 	return ioctl(U.uffd, UFFDIO_WRITEPROTECT, &w);
 }
 
@@ -59,7 +59,8 @@ static void *handler(void *arg)
 			continue;
 		uint64_t a = m.arg.pagefault.address & ~(uint64_t)(PS - 1);
 		uint64_t i = (a - (uint64_t)(uintptr_t)h->mem) / PS;
-		if (i < h->n && (m.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
+		if (i < h->n &&
+		    (m.arg.pagefault.flags & UFFD_PAGEFAULT_FLAG_WP)) {
 			atomic_fetch_add(&U.faults[i], 1);
 			atomic_fetch_add(&U.total, 1);
 			const volatile uint64_t *w =
@@ -138,8 +139,7 @@ static void run(struct harness *h)
 	}
 	h_region(h, h->o->pages, 0, false);
 	struct uffdio_register reg = {
-	    .range = {.start = (uint64_t)(uintptr_t)h->mem,
-	              .len = h->n * PS},
+	    .range = {.start = (uint64_t)(uintptr_t)h->mem, .len = h->n * PS},
 	    .mode = UFFDIO_REGISTER_MODE_WP};
 	if (ioctl(U.uffd, UFFDIO_REGISTER, &reg)) {
 		h_skip(h, "UFFDIO_REGISTER_MODE_WP on anonymous memory: %s",
@@ -178,8 +178,7 @@ static void run(struct harness *h)
 		       "no write-protect fault",
 		       (unsigned long long)missing);
 	if (early)
-		h_fail(h,
-		       "%llu writes landed before their write-protect fault",
+		h_fail(h, "%llu writes landed before their write-protect fault",
 		       (unsigned long long)early);
 	if (extra)
 		h_fail(h,

@@ -205,8 +205,7 @@ int target_find(const char *name, struct target *t, char *err, size_t errlen)
 }
 
 int target_publish(struct target *t, uint64_t run, uint64_t pages,
-                   const volatile sig_atomic_t *stop, char *err,
-                   size_t errlen)
+                   const volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	const char *p = t->gentab;
 	if (!*p)

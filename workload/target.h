@@ -58,8 +58,7 @@ int target_from_parts(const char *label, const char *gentab,
  * nothing without a table. With TARGET_CTL_SHM it also finds the mailbox
  * and waits up to 10 s for the host's bridge to serve it. */
 int target_publish(struct target *t, uint64_t run, uint64_t pages,
-                   const volatile sig_atomic_t *stop, char *err,
-                   size_t errlen);
+                   const volatile sig_atomic_t *stop, char *err, size_t errlen);
 /* Publishes another run id on the table already mapped: every gen of
  * pages [0, pages) is zeroed first (a new scenario starts afresh). */
 void target_republish(struct target *t, uint64_t run, uint64_t pages);

@@ -55,30 +55,29 @@ static void cleanup(void)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-	        "usage: swapemu-torture [--scenario NAME[,NAME...]|all] "
-	        "[--target NAME] [--pages N]\n"
-	        "                       [--seconds S] [--swapouts K] "
-	        "[--rounds R] [--modify-ms M]\n"
-	        "                       [--batch B] [--seed X] [--json | "
-	        "--ktap] [--quiet]\n"
-	        "                       [--gentab PATH|ivshmem] "
-	        "[--control SOCKET|shm]\n"
-	        "\n"
-	        "Runs scenarios that swap stamped pages out with "
-	        "MADV_PAGEOUT and reach them\n"
-	        "by one kernel path each, both while they may still be "
-	        "under writeback and\n"
-	        "after writeback ended; then swaps everything out, drops "
-	        "the swap cache and\n"
-	        "checks every page. A swapemu target's device classifies "
-	        "each captured page\n"
-	        "as clean, torn or modified. Each scenario passes, fails or "
-	        "skips, with the\n"
-	        "reason and its evidence counts.\n"
-	        "\n"
-	        "  --scenario S    scenarios to run, comma-separated, or "
-	        "'all' (default write):\n");
+	fprintf(f, "usage: swapemu-torture [--scenario NAME[,NAME...]|all] "
+	           "[--target NAME] [--pages N]\n"
+	           "                       [--seconds S] [--swapouts K] "
+	           "[--rounds R] [--modify-ms M]\n"
+	           "                       [--batch B] [--seed X] [--json | "
+	           "--ktap] [--quiet]\n"
+	           "                       [--gentab PATH|ivshmem] "
+	           "[--control SOCKET|shm]\n"
+	           "\n"
+	           "Runs scenarios that swap stamped pages out with "
+	           "MADV_PAGEOUT and reach them\n"
+	           "by one kernel path each, both while they may still be "
+	           "under writeback and\n"
+	           "after writeback ended; then swaps everything out, drops "
+	           "the swap cache and\n"
+	           "checks every page. A swapemu target's device classifies "
+	           "each captured page\n"
+	           "as clean, torn or modified. Each scenario passes, fails or "
+	           "skips, with the\n"
+	           "reason and its evidence counts.\n"
+	           "\n"
+	           "  --scenario S    scenarios to run, comma-separated, or "
+	           "'all' (default write):\n");
 	for (unsigned k = 0; k < nscenarios; k++)
 		fprintf(f, "                    %-12s %s\n", scenarios[k]->name,
 		        scenarios[k]->summary);
