@@ -16,9 +16,10 @@ json=$("$SWAPEMU" run --profile "$TOP/configs/stable.conf" --json -- \
 rc=$?
 diag "$json"
 check "a torture run inside succeeds ($rc)" test "$rc" = 0
-w=$(perl -MJSON::PP -e 'my $j = decode_json(<STDIN>); print $j->{stats}{ops}{write}{count} // 0' <<<"$json")
+# The command's own output comes first; the report is the last line.
+w=$(tail -1 <<<"$json" | perl -MJSON::PP -e 'my $j = decode_json(<STDIN>); print $j->{stats}{ops}{write}{count} // 0')
 check "the device served its swap writes ($w)" test "${w:-0}" -gt 0
-check "no kernel findings" grep -q '"kernel_findings":\[\]' <<<"$json"
+check "no kernel findings" grep -q '"kernel_findings":\[\]' <<<"$(tail -1 <<<"$json")"
 
 json=$("$SWAPEMU" run --profile "$TOP/configs/stable.conf" --json -- \
 	sh -c 'echo "swapemu run test: WARNING: a deliberate finding" >/dev/kmsg')

@@ -889,6 +889,38 @@ static void judge(struct harness *h)
 		       torn, mod);
 }
 
+void h_device_mark(struct harness *h)
+{
+	struct torture_result *r = h->r;
+	struct scen_result *sr = h->sr;
+	if (h->dev_done)
+		return;
+	h->dev_done = true;
+	h->idle = wait_rounds_done(h);
+	if (!r->dev.present)
+		return;
+	char err[512];
+	char *c1 = target_counters(h->t, err, sizeof err);
+	if (!c1)
+		h_warn("target '%s': cannot read the counters: %s", h->t->name,
+		       err);
+	sr->dev.present = true;
+	target_delta(h->c0, c1, &sr->dev);
+	add_opt(&r->dev.clean, &sr->dev.clean);
+	add_opt(&r->dev.torn, &sr->dev.torn);
+	add_opt(&r->dev.modified, &sr->dev.modified);
+	add_opt(&r->dev.unstamped, &sr->dev.unstamped);
+	add_opt(&r->dev.violations, &sr->dev.violations);
+	add_opt(&r->dev.write_errors, &sr->dev.write_errors);
+	add_opt(&r->dev.checksum_errors, &sr->dev.checksum_errors);
+	r->dev.seed = sr->dev.seed;
+	r->dev.profile_known = sr->dev.profile_known;
+	memcpy(r->dev.profile, sr->dev.profile, sizeof r->dev.profile);
+	free(h->c0);
+	free(c1);
+	h->c0 = NULL;
+}
+
 void h_run_scenario(struct harness *h, const struct scenario *s, unsigned index)
 {
 	struct torture_result *r = h->r;
@@ -904,8 +936,10 @@ void h_run_scenario(struct harness *h, const struct scenario *s, unsigned index)
 	target_republish(h->t, h->run, h->o->table_pages);
 
 	char err[512];
-	char *c0 = NULL, *c1 = NULL;
-	if (r->dev.present && !(c0 = target_counters(h->t, err, sizeof err)))
+	h->c0 = NULL;
+	h->dev_done = false;
+	h->idle = true;
+	if (r->dev.present && !(h->c0 = target_counters(h->t, err, sizeof err)))
 		h_die("target '%s': %s", h->t->name, err);
 	uint64_t swapouts = r->swapouts, lost = r->lost, corrupt = r->corrupt,
 	         copied = r->copied, uw = r->under_writeback;
@@ -915,27 +949,8 @@ void h_run_scenario(struct harness *h, const struct scenario *s, unsigned index)
 
 	s->run(h);
 	h_restore_files(); /* KSM and THP knobs back before the check */
-
-	bool idle = wait_rounds_done(h);
-	if (r->dev.present) {
-		if (!(c1 = target_counters(h->t, err, sizeof err)))
-			h_warn("target '%s': cannot read the counters: %s",
-			       h->t->name, err);
-		sr->dev.present = true;
-		target_delta(c0, c1, &sr->dev);
-		add_opt(&r->dev.clean, &sr->dev.clean);
-		add_opt(&r->dev.torn, &sr->dev.torn);
-		add_opt(&r->dev.modified, &sr->dev.modified);
-		add_opt(&r->dev.unstamped, &sr->dev.unstamped);
-		add_opt(&r->dev.violations, &sr->dev.violations);
-		add_opt(&r->dev.write_errors, &sr->dev.write_errors);
-		add_opt(&r->dev.checksum_errors, &sr->dev.checksum_errors);
-		r->dev.seed = sr->dev.seed;
-		r->dev.profile_known = sr->dev.profile_known;
-		memcpy(r->dev.profile, sr->dev.profile, sizeof r->dev.profile);
-		free(c0);
-		free(c1);
-	}
+	h_device_mark(h);
+	bool idle = h->idle;
 	if (h->mem && sr->verdict != VERDICT_SKIP)
 		idle = verify(h) && idle;
 	r->dev.idle = r->dev.idle && idle;

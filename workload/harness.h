@@ -42,6 +42,9 @@ struct harness {
 	uint8_t *swapped, *bad;
 	bool after_wb;          /* this batch waits for the end of writeback */
 	uint64_t t0, swapouts0; /* the scenario's start */
+	char *c0;               /* the device's counters at the start */
+	bool dev_done;          /* h_device_mark() was called */
+	bool idle;              /* the device was idle at the mark */
 };
 
 /* Setup and teardown of the whole run (torture.c). */
@@ -118,6 +121,11 @@ void h_stamp_next(struct harness *h, uint64_t i);
  * otherwise --rounds, at least 2. */
 void h_rounds(struct harness *h, unsigned after_every, bool by_time,
               void (*batch)(struct harness *h, uint64_t start, unsigned n));
+
+/* Ends the part of the scenario the device's figures cover: waits until
+ * every swap write so far is done and reads the device's counters. Called
+ * by the harness after the scenario if the scenario did not. */
+void h_device_mark(struct harness *h);
 
 /* Evidence: the counter named name (created at 0 on first use). */
 uint64_t *h_ev(struct harness *h, const char *name, bool required);
