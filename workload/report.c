@@ -2,6 +2,7 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "result.h"
 
@@ -207,7 +208,12 @@ void report_human(const struct torture_opts *o, const struct torture_result *r,
 	row(f, "final swap-outs", "%" PRIu64, r->final_swapouts);
 	row(f, "swap-ins (pswpin)", "%" PRIu64, r->swapins);
 	row(f, "kernel pswpout", "%" PRIu64, r->kernel_pswpout);
-	row(f, "verified", "%" PRIu64 " of %" PRIu64, r->verified, o->pages);
+	if (r->nscen == 1 && !strcmp(r->scen[0].name, "write"))
+		row(f, "verified", "%" PRIu64 " of %" PRIu64, r->verified,
+		    o->pages);
+	else
+		row(f, "verified", "%" PRIu64 " (pages, over the scenarios)",
+		    r->verified);
 	row(f, "lost", "%" PRIu64, r->lost);
 	row(f, "corrupt", "%" PRIu64 "%s", r->corrupt,
 	    r->unreadable ? " (some unreadable: swap-in failed)" : "");
