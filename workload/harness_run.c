@@ -242,12 +242,15 @@ static void judge(struct harness *h)
 				first = &h->r->damaged[k];
 				break;
 			}
-		h_fail(h, "%" PRIu64 " lost, %" PRIu64 " corrupt%s", sr->lost,
-		       sr->corrupt, first ? " (first:" : "");
+		char first_s[128] = "";
 		if (first)
-			h_note(h, "page %" PRIu64 " word %u %s)", first->page,
-			       first->word,
-			       first->kind == DAMAGE_LOST ? "lost" : "corrupt");
+			snprintf(first_s, sizeof first_s,
+			         " (first: page %" PRIu64 " word %u %s)",
+			         first->page, first->word,
+			         first->kind == DAMAGE_LOST ? "lost"
+			                                    : "corrupt");
+		h_fail(h, "%" PRIu64 " lost, %" PRIu64 " corrupt%s", sr->lost,
+		       sr->corrupt, first_s);
 	}
 	if (d->violations.known && d->violations.v)
 		h_fail(h,

@@ -201,18 +201,25 @@ static void batch(struct harness *h, uint64_t start, unsigned n)
 	*cchecks += rep.checks;
 	*cwrites += rep.writes;
 	*cwb += rep.under_writeback;
-	if (parent_leaks)
+	/* The first leak of each direction in the reason; all in leaks. */
+	static bool told_p, told_c;
+	if (parent_leaks && !told_p) {
+		told_p = true;
 		h_fail(h,
 		       "batch at page %llu: the parent saw %llu pages the "
-		       "child wrote (leak child to parent)",
+		       "child wrote (leak child to parent; more in leaks)",
 		       (unsigned long long)start,
 		       (unsigned long long)parent_leaks);
-	if (rep.leaks)
+	}
+	if (rep.leaks && !told_c) {
+		told_c = true;
 		h_fail(h,
 		       "batch at page %llu: the child saw %llu pages the "
-		       "parent wrote after the fork (leak parent to child)",
+		       "parent wrote after the fork (leak parent to child; "
+		       "more in leaks)",
 		       (unsigned long long)start,
 		       (unsigned long long)rep.leaks);
+	}
 	*leaks += parent_leaks + rep.leaks;
 }
 
