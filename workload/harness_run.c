@@ -115,7 +115,8 @@ static bool wait_rounds_done(struct harness *h)
 static bool verify(struct harness *h)
 {
 	struct torture_result *r = h->r;
-	uint64_t N = h->n, B = h->cap < N ? h->cap : N;
+	/* --batch pages per call, as in the rounds (not h->cap). */
+	uint64_t N = h->n, B = h->o->batch < N ? h->o->batch : N;
 	uint64_t in0, in1, out;
 	read_vmstat(&in0, &out);
 	uint64_t *old = calloc(N, sizeof *old);
