@@ -88,9 +88,11 @@ $(BUILD)/libswapemu.a: $(LIB_OBJS)
 $(BUILD)/swapemu-fuse: $(FUSE_OBJS) $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 
-# The workload and the client need only libc: they may be linked statically.
+# The workload and the client need only libc (the workload also liburing,
+# for the pin scenario's fixed buffers): they may be linked statically.
+$(TORTURE_OBJS): ALL_CFLAGS += -DSWAPEMU_HAVE_LIBURING
 $(BUILD)/swapemu-torture: $(TORTURE_OBJS) $(BUILD)/libswapemu.a
-	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lpthread
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -luring -lpthread
 
 $(BUILD)/swapemu-ctl: $(BUILD)/ctl/swapemu-ctl.o $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lpthread

@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "cgroup.h"
-#include "torture.h"
+#include "clock.h"
 
 #define CG2_ROOT "/sys/fs/cgroup"
 #define CG1_MEMORY "/sys/fs/cgroup/memory"

@@ -2,8 +2,14 @@
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
-#include "torture.h"
+#include "result.h"
+
+static const char *verdict_name(enum verdict v)
+{
+	return v == VERDICT_PASS ? "pass" : v == VERDICT_FAIL ? "fail" : "skip";
+}
 
 static void json_str(FILE *f, const char *s)
 {
@@ -82,11 +88,15 @@ void report_json(const struct torture_opts *o, const struct torture_result *r,
 	json_opt(f, "checksum_errors", dev ? &d->checksum_errors : &none);
 	json_opt(f, "device_seed", dev ? &d->seed : &none);
 	fputs(",\"damaged\":[", f);
-	for (unsigned k = 0; k < r->ndamaged; k++)
+	for (unsigned k = 0; k < r->ndamaged; k++) {
 		fprintf(f,
-		        "%s{\"page\":%" PRIu64 ",\"word\":%u,\"kind\":\"%s\"}",
+		        "%s{\"page\":%" PRIu64 ",\"word\":%u,\"kind\":\"%s\"",
 		        k ? "," : "", r->damaged[k].page, r->damaged[k].word,
 		        r->damaged[k].kind == DAMAGE_LOST ? "lost" : "corrupt");
+		fputs(",\"scenario\":", f);
+		json_str(f, r->damaged[k].scenario);
+		fputc('}', f);
+	}
 	fputc(']', f);
 	/* Beyond the documented core keys. */
 	json_u64(f, "damaged_total", r->damaged_total);
@@ -99,7 +109,41 @@ void report_json(const struct torture_opts *o, const struct torture_result *r,
 	json_str(f, r->cgroup);
 	json_opt(f, "swap_cache_left", &r->swap_cache_left);
 	json_bool(f, "interrupted", r->interrupted);
-	fputs("}\n", f);
+	json_u64(f, "failed", r->failed);
+	fputs(",\"kernel_findings\":[", f);
+	for (unsigned k = 0; k < r->nfindings; k++) {
+		if (k)
+			fputc(',', f);
+		json_str(f, r->findings[k]);
+	}
+	fputc(']', f);
+	json_u64(f, "kernel_findings_total", r->findings_total);
+	fputs(",\"scenarios\":[", f);
+	for (unsigned k = 0; k < r->nscen; k++) {
+		const struct scen_result *sr = &r->scen[k];
+		const struct device_side *sd = &sr->dev;
+		fputs(k ? ",{\"name\":" : "{\"name\":", f);
+		json_str(f, sr->name);
+		fputs(",\"verdict\":", f);
+		json_str(f, verdict_name(sr->verdict));
+		fputs(",\"reason\":", f);
+		json_str(f, sr->reason);
+		json_u64(f, "swapouts", sr->swapouts);
+		json_opt(f, "torn", dev ? &sd->torn : &none);
+		json_opt(f, "modified", dev ? &sd->modified : &none);
+		json_opt(f, "violations", dev ? &sd->violations : &none);
+		json_opt(f, "clean", dev ? &sd->clean : &none);
+		json_u64(f, "lost", sr->lost);
+		json_u64(f, "corrupt", sr->corrupt);
+		json_u64(f, "copied", sr->copied);
+		json_u64(f, "rounds", sr->rounds);
+		fprintf(f, ",\"seconds\":%.3f", sr->seconds);
+		json_u64(f, "kernel_findings", sr->kernel_findings);
+		for (unsigned e = 0; e < sr->nev; e++)
+			json_u64(f, sr->ev[e].name, sr->ev[e].v);
+		fputc('}', f);
+	}
+	fputs("]}\n", f);
 }
 
 static void row(FILE *f, const char *name, const char *fmt, ...)
@@ -164,7 +208,12 @@ void report_human(const struct torture_opts *o, const struct torture_result *r,
 	row(f, "final swap-outs", "%" PRIu64, r->final_swapouts);
 	row(f, "swap-ins (pswpin)", "%" PRIu64, r->swapins);
 	row(f, "kernel pswpout", "%" PRIu64, r->kernel_pswpout);
-	row(f, "verified", "%" PRIu64 " of %" PRIu64, r->verified, o->pages);
+	if (r->nscen == 1 && !strcmp(r->scen[0].name, "write"))
+		row(f, "verified", "%" PRIu64 " of %" PRIu64, r->verified,
+		    o->pages);
+	else
+		row(f, "verified", "%" PRIu64 " (pages, over the scenarios)",
+		    r->verified);
 	row(f, "lost", "%" PRIu64, r->lost);
 	row(f, "corrupt", "%" PRIu64 "%s", r->corrupt,
 	    r->unreadable ? " (some unreadable: swap-in failed)" : "");
@@ -175,4 +224,64 @@ void report_human(const struct torture_opts *o, const struct torture_result *r,
 	if (r->damaged_total > 10)
 		fprintf(f, "    ... %" PRIu64 " more (see --json)\n",
 		        r->damaged_total - 10);
+	for (unsigned k = 0; k < r->nfindings; k++)
+		fprintf(f, "  kernel: %s\n", r->findings[k]);
+	fprintf(f, "scenarios: %u run, %u failed\n", r->nscen, r->failed);
+	for (unsigned k = 0; k < r->nscen; k++) {
+		const struct scen_result *sr = &r->scen[k];
+		fprintf(f, "  %-12s %-4s %s\n", sr->name,
+		        verdict_name(sr->verdict),
+		        sr->reason[0] ? sr->reason : "");
+		fprintf(f, "               swapouts %" PRIu64, sr->swapouts);
+		if (dev && sr->dev.torn.known)
+			fprintf(f,
+			        " torn %" PRIu64 " modified %" PRIu64
+			        " violations %" PRIu64,
+			        sr->dev.torn.v, sr->dev.modified.v,
+			        sr->dev.violations.v);
+		fprintf(f, " lost %" PRIu64 " corrupt %" PRIu64, sr->lost,
+		        sr->corrupt);
+		for (unsigned e = 0; e < sr->nev; e++)
+			fprintf(f, " %s %" PRIu64, sr->ev[e].name, sr->ev[e].v);
+		fputc('\n', f);
+	}
+}
+
+/* KTAP (Documentation/dev-tools/ktap.rst): one test per scenario, the
+ * evidence as diagnostic lines before each result. */
+void report_ktap(const struct torture_opts *o, const struct torture_result *r,
+                 FILE *f)
+{
+	fprintf(f, "KTAP version 1\n");
+	fprintf(f,
+	        "# swapemu-torture: kernel %s, target %s, seed %" PRIu64 "\n",
+	        r->kernel, o->target ? o->target : "(none)", o->seed);
+	fprintf(f, "1..%u\n", r->nscen);
+	for (unsigned k = 0; k < r->nscen; k++) {
+		const struct scen_result *sr = &r->scen[k];
+		fprintf(f,
+		        "# %s: swapouts %" PRIu64 " lost %" PRIu64
+		        " corrupt %" PRIu64,
+		        sr->name, sr->swapouts, sr->lost, sr->corrupt);
+		if (sr->dev.present && sr->dev.torn.known)
+			fprintf(f,
+			        " torn %" PRIu64 " modified %" PRIu64
+			        " violations %" PRIu64,
+			        sr->dev.torn.v, sr->dev.modified.v,
+			        sr->dev.violations.v);
+		for (unsigned e = 0; e < sr->nev; e++)
+			fprintf(f, " %s %" PRIu64, sr->ev[e].name, sr->ev[e].v);
+		fputc('\n', f);
+		if (sr->reason[0] && sr->verdict != VERDICT_SKIP)
+			fprintf(f, "# %s: %s\n", sr->name, sr->reason);
+		if (sr->verdict == VERDICT_SKIP)
+			fprintf(f, "ok %u %s # SKIP %s\n", k + 1, sr->name,
+			        sr->reason);
+		else
+			fprintf(f, "%s %u %s\n",
+			        sr->verdict == VERDICT_PASS ? "ok" : "not ok",
+			        k + 1, sr->name);
+	}
+	for (unsigned k = 0; k < r->nfindings; k++)
+		fprintf(f, "# kernel: %s\n", r->findings[k]);
 }

@@ -204,8 +204,8 @@ int target_find(const char *name, struct target *t, char *err, size_t errlen)
 	return ret;
 }
 
-int target_publish(struct target *t, uint64_t run, uint64_t pages, char *err,
-                   size_t errlen)
+int target_publish(struct target *t, uint64_t run, uint64_t pages,
+                   const volatile sig_atomic_t *stop, char *err, size_t errlen)
 {
 	const char *p = t->gentab;
 	if (!*p)
@@ -266,7 +266,7 @@ int target_publish(struct target *t, uint64_t run, uint64_t pages, char *err,
 		uint64_t deadline = now_ns() + 10000000000ull;
 		while (atomic_load_explicit(&c->magic, memory_order_acquire) !=
 		       SHMCTL_MAGIC) {
-			if (torture_stop || now_ns() > deadline) {
+			if (*stop || now_ns() > deadline) {
 				snprintf(err, errlen,
 				         "%s: no control bridge serves the "
 				         "mailbox at offset %u (swapemu vm "
@@ -299,6 +299,16 @@ int target_publish(struct target *t, uint64_t run, uint64_t pages, char *err,
 	if (!mlock(tab, used))
 		t->locked = used;
 	return 0;
+}
+
+void target_republish(struct target *t, uint64_t run, uint64_t pages)
+{
+	if (!t || !t->tab)
+		return;
+	atomic_store_explicit(&t->tab->run, 0, memory_order_release);
+	for (uint64_t i = 0; i < pages; i++)
+		atomic_store_explicit(&t->tab->gen[i], 0, memory_order_relaxed);
+	atomic_store_explicit(&t->tab->run, run, memory_order_release);
 }
 
 void target_unpublish(struct target *t)
@@ -383,7 +393,8 @@ char *target_counters(struct target *t, char *err, size_t errlen)
 	}
 }
 
-bool target_wait_idle(struct target *t, uint64_t deadline_ns)
+bool target_wait_idle(struct target *t, uint64_t deadline_ns,
+                      const volatile sig_atomic_t *stop)
 {
 	int zeros = 0;
 	for (;;) {
@@ -398,7 +409,7 @@ bool target_wait_idle(struct target *t, uint64_t deadline_ns)
 		zeros = v ? 0 : zeros + 1;
 		if (zeros >= 3)
 			return true;
-		if (torture_stop || now_ns() + 50000000ull > deadline_ns)
+		if (*stop || now_ns() + 50000000ull > deadline_ns)
 			return false;
 		sleep_ms(50);
 	}

@@ -14,7 +14,10 @@
 
 #include "shmctl.h"
 #include "stamp.h"
-#include "torture.h"
+#include <signal.h>
+
+#include "clock.h"
+#include "result.h"
 
 enum target_ctl {
 	TARGET_CTL_NONE,   /* no counters: generations are only published */
@@ -54,8 +57,11 @@ int target_from_parts(const char *label, const char *gentab,
  * gen is zeroed first, then the run is stored with release ordering. Does
  * nothing without a table. With TARGET_CTL_SHM it also finds the mailbox
  * and waits up to 10 s for the host's bridge to serve it. */
-int target_publish(struct target *t, uint64_t run, uint64_t pages, char *err,
-                   size_t errlen);
+int target_publish(struct target *t, uint64_t run, uint64_t pages,
+                   const volatile sig_atomic_t *stop, char *err, size_t errlen);
+/* Publishes another run id on the table already mapped: every gen of
+ * pages [0, pages) is zeroed first (a new scenario starts afresh). */
+void target_republish(struct target *t, uint64_t run, uint64_t pages);
 /* Withdraws the run (run = 0) and unmaps the table. */
 void target_unpublish(struct target *t);
 
@@ -72,8 +78,9 @@ char *target_counters(struct target *t, char *err, size_t errlen);
 
 /* Polls "inflight" every 50 ms until it reads 0 three times in a row
  * (0, then stays 0 for two more polls) or the deadline (ns, monotonic)
- * passes. Returns true when idle. */
-bool target_wait_idle(struct target *t, uint64_t deadline_ns);
+ * passes, or *stop is set. Returns true when idle. */
+bool target_wait_idle(struct target *t, uint64_t deadline_ns,
+                      const volatile sig_atomic_t *stop);
 
 /* Fills d from the counters at the start and at the end. */
 void target_delta(const char *start, const char *end, struct device_side *d);

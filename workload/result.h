@@ -1,19 +1,16 @@
-/* torture.h - definitions shared by the files of swapemu-torture (private
- * to workload/). */
-#ifndef SWAPEMU_TORTURE_H
-#define SWAPEMU_TORTURE_H
+/* result.h - the run's options and results: what the harness, the
+ * scenarios, the target code and the reports share. */
+#ifndef SWAPEMU_RESULT_H
+#define SWAPEMU_RESULT_H
 
-#include <errno.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <time.h>
 
 #define TORTURE_MAX_DAMAGED 1024
-
-/* Set by SIGINT/SIGTERM: the run stops at the next batch. */
-extern volatile sig_atomic_t torture_stop;
+#define TORTURE_MAX_FINDINGS 32
+#define TORTURE_MAX_SCENARIOS 16
+#define SCEN_MAX_EVIDENCE 12
 
 /* A value that may be unknown (null in JSON, "n/a" in the table). */
 struct opt_u64 {
@@ -27,6 +24,7 @@ struct damage {
 	uint64_t page;
 	unsigned word; /* where the damage was first noticed, 0..511 */
 	enum damage_kind kind;
+	const char *scenario;
 };
 
 struct torture_opts {
@@ -37,7 +35,10 @@ struct torture_opts {
 	uint64_t modify_ms;
 	uint64_t batch;
 	uint64_t seed;
-	bool json, quiet;
+	uint64_t rounds;      /* rounds of the scenarios other than write */
+	uint64_t table_pages; /* generations published: room for all */
+	bool json, quiet, ktap;
+	const char *test_break; /* deliberate damage, for the tests only */
 };
 
 /* What the device reported (deltas over the run, except seed/profile). */
@@ -48,6 +49,29 @@ struct device_side {
 	bool profile_known;
 	char profile[512];
 	bool idle;
+};
+
+enum verdict { VERDICT_PASS, VERDICT_FAIL, VERDICT_SKIP };
+
+/* One count a scenario gives as evidence of what it did. A required one
+ * that stays 0 fails the scenario: it did not exercise its path. */
+struct evidence {
+	const char *name;
+	uint64_t v;
+	bool required;
+};
+
+struct scen_result {
+	const char *name;
+	enum verdict verdict;
+	char reason[1024];
+	double seconds;
+	uint64_t rounds, swapouts, lost, corrupt, copied;
+	uint64_t under_writeback, after_writeback;
+	struct device_side dev; /* over the scenario's rounds */
+	unsigned kernel_findings;
+	unsigned nev;
+	struct evidence ev[SCEN_MAX_EVIDENCE];
 };
 
 struct torture_result {
@@ -67,34 +91,19 @@ struct torture_result {
 	unsigned ndamaged;
 	uint64_t damaged_total;
 	struct damage damaged[TORTURE_MAX_DAMAGED];
+	unsigned nscen, failed;
+	struct scen_result scen[TORTURE_MAX_SCENARIOS];
+	unsigned nfindings; /* kernel messages (BUG, WARNING, ...) */
+	uint64_t findings_total;
+	char findings[TORTURE_MAX_FINDINGS][256];
 };
-
-static inline uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
-
-/* Sleeps until the CLOCK_MONOTONIC time t (ns), whatever signals arrive. */
-static inline void sleep_until_ns(uint64_t t)
-{
-	struct timespec ts = {.tv_sec = (time_t)(t / 1000000000ull),
-	                      .tv_nsec = (long)(t % 1000000000ull)};
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	       EINTR)
-		;
-}
-
-static inline void sleep_ms(uint64_t ms)
-{
-	sleep_until_ns(now_ns() + ms * 1000000ull);
-}
 
 /* report.c */
 void report_json(const struct torture_opts *o, const struct torture_result *r,
                  FILE *out);
 void report_human(const struct torture_opts *o, const struct torture_result *r,
                   FILE *out);
+void report_ktap(const struct torture_opts *o, const struct torture_result *r,
+                 FILE *out);
 
 #endif
