@@ -18,7 +18,6 @@
 #include "harness.h"
 #include "kmsg.h"
 #include "pagemap.h"
-#include "scenario.h"
 
 #ifndef MADV_PAGEOUT
 #define MADV_PAGEOUT 21
