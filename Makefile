@@ -33,7 +33,7 @@ DEPS := \
 MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
 
 SWAPEMU_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC \
-	-Ilib -I/usr/include/fuse3 -pthread
+	-Ilib -Icommon -I/usr/include/fuse3 -pthread
 # alignment is part of GCC's undefined; named so that it stays on (request
 # buffers carry pages at any offset: tests/unit-unaligned.c).
 ifeq ($(SAN),1)
@@ -45,7 +45,9 @@ endif
 ALL_CFLAGS = $(SWAPEMU_CFLAGS) $(CFLAGS)
 LIBS := -lfuse3 -lxxhash -linih -lpthread
 
-LIB_SRCS := $(wildcard lib/*.c)
+# common/: the shared contracts (page stamp, generation table, VM mailbox,
+# clock, hash, memory protection), in the library and in every program.
+LIB_SRCS := $(wildcard lib/*.c common/*.c)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 FUSE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard fusefs/*.c))
 TORTURE_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(wildcard workload/*.c))
@@ -56,7 +58,10 @@ PLUGIN_SRCS := $(wildcard nbdplugin/*.c)
 PLUGIN := $(if $(PLUGIN_SRCS),$(BUILD)/nbdkit-swapemu-plugin.so)
 TOOLS := $(BUILD)/swapemu-ctl
 
-PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN)
+VM_TOOLS := $(if $(filter 1,$(SAN)),,$(addprefix $(BUILD)/vm/,swapemu-torture.static \
+	swapemu-nbd-connect.static memfill.static swapemu-vm-bridge))
+
+PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN) $(VM_TOOLS)
 # The plugin's man page, when pod2man is there (perl's, always on Debian).
 MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swapemu-plugin.1))
 # swapemu.conf(5), its key list generated from the profile key table.
@@ -78,7 +83,7 @@ ifneq ($(MISSING),)
 	fi
 endif
 
-$(BUILD)/%.o: %.c $(wildcard lib/*.h */*.h) | deps
+$(BUILD)/%.o: %.c $(wildcard lib/*.h common/*.h */*.h) | deps
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -c $< -o $@
 
@@ -93,6 +98,22 @@ $(BUILD)/swapemu-fuse: $(FUSE_OBJS) $(BUILD)/libswapemu.a
 $(TORTURE_OBJS): ALL_CFLAGS += -DSWAPEMU_HAVE_LIBURING
 $(BUILD)/swapemu-torture: $(TORTURE_OBJS) $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -luring -lpthread
+
+# The guest's tools for 'swapemu vm', with the same warnings as everything
+# else: the workload, the NBD connector and a memory filler statically (they
+# run in a busybox initramfs), the mailbox bridge for the host. Not in a
+# sanitizer build: the sanitizers' runtimes cannot be linked statically.
+$(BUILD)/vm/swapemu-torture.static: $(TORTURE_OBJS) $(BUILD)/libswapemu.a
+	$(CC) $(LDFLAGS) -static -o $@ $^ -luring -lpthread
+
+$(BUILD)/vm/swapemu-nbd-connect.static: $(BUILD)/vm/nbd-connect.o
+	$(CC) $(LDFLAGS) -static -o $@ $^
+
+$(BUILD)/vm/memfill.static: $(BUILD)/vm/memfill.o
+	$(CC) $(LDFLAGS) -static -o $@ $^
+
+$(BUILD)/vm/swapemu-vm-bridge: $(BUILD)/vm/bridge.o $(BUILD)/libswapemu.a
+	$(CC) $(LDFLAGS) -o $@ $^ -lpthread
 
 $(BUILD)/swapemu-ctl: $(BUILD)/ctl/swapemu-ctl.o $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lpthread

@@ -11,10 +11,7 @@
 
 #include "control.h"
 #include "fusefs.h"
-
-#ifndef PR_SET_IO_FLUSHER
-#define PR_SET_IO_FLUSHER 57
-#endif
+#include "protect.h"
 
 static const char usage[] =
     "usage: swapemu-fuse [OPTIONS] MOUNTPOINT\n"
@@ -155,36 +152,6 @@ static void parse_options(int argc, char **argv, struct options *o,
 		die("mount point %s is not a directory", o->mountpoint);
 }
 
-/* The daemon must never wait on the swap device it implements: keep all of
- * its memory resident, ask to be treated as an I/O flusher, and keep the
- * OOM killer away. Each is best effort and says so once if unavailable. */
-static void protect_daemon(void)
-{
-#if defined(__SANITIZE_ADDRESS__)
-	/* ASan's shadow memory cannot be locked. */
-	fprintf(stderr, "swapemu-fuse: note: sanitizer build, memory not "
-	                "locked\n");
-#else
-	/* On fault: the store's reserved mapping gets pages as it is written.
-	 */
-	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
-		fprintf(stderr,
-		        "swapemu-fuse: warning: mlockall failed (%s); the "
-		        "daemon could be swapped onto itself\n",
-		        strerror(errno));
-#endif
-	if (prctl(PR_SET_IO_FLUSHER, 1, 0, 0, 0))
-		fprintf(stderr,
-		        "swapemu-fuse: note: PR_SET_IO_FLUSHER unavailable "
-		        "(%s); continuing without it\n",
-		        strerror(errno));
-	FILE *f = fopen("/proc/self/oom_score_adj", "w");
-	if (f) {
-		fputs("-1000", f);
-		fclose(f);
-	}
-}
-
 int main(int argc, char **argv)
 {
 	struct options o;
@@ -241,7 +208,11 @@ int main(int argc, char **argv)
 	fs.completer = completer_start(dev);
 	if (!fs.completer || fuse_set_signal_handlers(se))
 		goto unmount;
-	protect_daemon();
+	/* Never wait on memory the daemon itself serves as swap: locked (on
+	 * fault: the store's reserved map gets pages as it is written), away
+	 * from the OOM killer, an I/O flusher where the kernel lets it. */
+	protect_memory("swapemu-fuse",
+	               PROTECT_LOCK_ONFAULT | PROTECT_OOM | PROTECT_IO_FLUSHER);
 	device_event_start(dev, "fuse");
 	rc = capture_run(se, dev, o.threads) ? 1 : 0;
 	fuse_remove_signal_handlers(se);

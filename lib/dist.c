@@ -6,7 +6,7 @@
 #include <strings.h>
 
 #include "dist.h"
-#include "stamp.h"
+#include "hash.h"
 
 #define NS_PER_US 1000ull
 #define NS_PER_MS 1000000ull
@@ -268,7 +268,7 @@ static double ln(double x)
 
 uint64_t dist_sample(const struct dist *d, uint64_t seed, uint64_t n)
 {
-	uint64_t r = stamp_mix(seed ^ stamp_mix(n));
+	uint64_t r = mix64(seed ^ mix64(n));
 
 	switch (d->kind) {
 	case DIST_UNIFORM: {

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "profile.h"
-#include "stamp.h"
+#include "hash.h"
 
 _Static_assert(PROFILE_LINE_MAX == INI_MAX_LINE - 2,
                "PROFILE_LINE_MAX follows libinih's INI_MAX_LINE");
@@ -296,7 +296,7 @@ int profile_finish(struct profile *p, char *err, size_t errlen)
 	if (!p->seed) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		p->seed = stamp_mix((uint64_t)ts.tv_nsec ^
+		p->seed = mix64((uint64_t)ts.tv_nsec ^
 		                    ((uint64_t)ts.tv_sec << 20) ^
 		                    (uint64_t)getpid()) >>
 		          16;

@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "profile.h"
+#include "hash.h"
 #include "stamp.h"
 
 _Static_assert(sizeof(enum store_kind) == sizeof(int) &&

@@ -6,6 +6,7 @@
 #include <strings.h>
 
 #include "rules.h"
+#include "hash.h"
 #include "stamp.h"
 
 static const char *const op_names[] = {"read", "write", "flush", "trim",
@@ -406,8 +407,8 @@ struct ruleset *ruleset_new(const struct rule_spec *specs, unsigned n,
 /* A uniform number in [0, 1) from the seed, the rule and the match. */
 static double chance(uint64_t seed, unsigned rule, uint64_t match)
 {
-	uint64_t r = stamp_mix(
-	    seed ^ stamp_mix(rule * 0x100000001b3ull ^ stamp_mix(match)));
+	uint64_t r = mix64(
+	    seed ^ mix64(rule * 0x100000001b3ull ^ mix64(match)));
 	return (double)(r >> 11) / (double)(1ull << 53);
 }
 
@@ -455,7 +456,7 @@ void ruleset_eval(struct ruleset *s, const struct rule_req *q,
 			 * fires (and is logged) but corrupts nothing. */
 			v->corrupt_bits = q->len ? r->arg : 0;
 			v->corrupt_key =
-			    stamp_mix(s->seed ^ (i + 1) ^ stamp_mix(f));
+			    mix64(s->seed ^ (i + 1) ^ mix64(f));
 			break;
 		default:
 			if (v->action == ACT_NONE) {
@@ -472,7 +473,7 @@ uint64_t rules_corrupt_bit(const struct rule_verdict *v, uint64_t b, size_t len)
 	if (!len)
 		return 0; /* no bit exists; callers check len, this is a guard
 		           */
-	return stamp_mix(v->corrupt_key + b) % (len * 8);
+	return mix64(v->corrupt_key + b) % (len * 8);
 }
 
 void rules_corrupt(const struct rule_verdict *v, void *buf, size_t len)

@@ -42,13 +42,7 @@ static struct gentab *map_gentab(const char *path)
 {
 	for (int i = 0; i < 100 && access(path, F_OK); i++)
 		usleep(20000);
-	int fd = open(path, O_RDWR);
-	if (fd < 0)
-		return NULL;
-	void *p =
-	    mmap(NULL, GENTAB_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	return p == MAP_FAILED ? NULL : p;
+	return t_map_gentab(path);
 }
 
 /* Page i of the set, and what it must be classified as. */
@@ -74,7 +68,7 @@ static enum stamp_class make_page(int i, uint64_t *w)
 		return STAMP_CLEAN;
 	default:
 		for (unsigned k = 0; k < STAMP_WORDS; k++)
-			w[k] = stamp_mix(i * 1000 + k);
+			w[k] = mix64(i * 1000 + k);
 		return STAMP_UNSTAMPED;
 	}
 }
@@ -184,7 +178,7 @@ int main(void)
 	   (unsigned long long)want[2], (unsigned long long)want[3]);
 	free(page);
 	nbd_close(nbd);
-	munmap(gf, GENTAB_SIZE);
-	munmap(gn, GENTAB_SIZE);
+	gentab_close(gf, GENTAB_SIZE);
+	gentab_close(gn, GENTAB_SIZE);
 	done_testing();
 }

@@ -18,7 +18,7 @@
 
 #include "ctlclient.h"
 #include "helpers.h"
-#include "stamp.h"
+#include "gentab.h"
 
 /* ---- TAP ---------------------------------------------------------------- */
 
@@ -390,17 +390,10 @@ int t_all_zero(const void *p, size_t n)
 
 struct gentab *t_map_gentab(const char *path)
 {
-	int fd = open(path, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		diag("%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	struct gentab *t =
-	    mmap(NULL, GENTAB_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (t == MAP_FAILED) {
-		diag("mmap %s: %s", path, strerror(errno));
-		return NULL;
-	}
+	char err[512];
+	struct gentab *t = gentab_open(path, GENTAB_ATTACH, GENTAB_SIZE, err,
+	                               sizeof err);
+	if (!t)
+		diag("%s", err);
 	return t;
 }

@@ -213,7 +213,7 @@ int main(void)
 		if (ok(tab && tab->magic == GENTAB_MAGIC,
 		       "the plugin created the generation table")) {
 			test_classification(h, ctl1, tab);
-			munmap(tab, GENTAB_SIZE);
+			gentab_close(tab, GENTAB_SIZE);
 		}
 		t_nbd_close(h);
 		/* The event log file got the same violations. */
@@ -239,7 +239,7 @@ int main(void)
 		struct gentab *tab = t_map_gentab(gen2);
 		if (tab) {
 			test_eio(h, ctl2, tab);
-			munmap(tab, GENTAB_SIZE);
+			gentab_close(tab, GENTAB_SIZE);
 		}
 		t_nbd_close(h);
 	}

@@ -29,7 +29,7 @@ static void pattern(void *buf, size_t len, uint64_t off, uint64_t salt)
 {
 	uint8_t *p = buf;
 	for (size_t i = 0; i < len; i++) {
-		uint64_t x = stamp_mix((off + i) / 8 ^ salt);
+		uint64_t x = mix64((off + i) / 8 ^ salt);
 		p[i] = (uint8_t)(x >> (8 * ((off + i) % 8)));
 	}
 }

@@ -107,11 +107,8 @@ int main(void)
 	p.require = 1;
 	p.on_violation = ON_ERROR_EIO;
 	d = open_dev(&p, gpath);
-	int fd = open(gpath, O_RDWR);
-	struct gentab *g =
-	    mmap(NULL, GENTAB_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	ok(g != MAP_FAILED && g->magic == GENTAB_MAGIC,
+	struct gentab *g = t_map_gentab(gpath);
+	ok(g && g->magic == GENTAB_MAGIC,
 	   "the device creates the generation table");
 	atomic_store(&g->run, 42);
 	atomic_store(&g->gen[3], 5);
@@ -133,7 +130,7 @@ int main(void)
 	   "the event log has the violation with its offset");
 	free(ev);
 	device_close(d);
-	munmap(g, GENTAB_SIZE);
+	gentab_close(g, GENTAB_SIZE);
 
 	/* File store: checksums catch a block changed behind the device. */
 	profile_defaults(&p);
@@ -143,7 +140,7 @@ int main(void)
 	profile_finish(&p, err, sizeof err);
 	d = open_dev(&p, NULL);
 	device_write(d, a, 4096, 4096, NULL);
-	fd = open(p.store_path, O_RDWR);
+	int fd = open(p.store_path, O_RDWR);
 	ok(pwrite(fd, "X", 1, 4096 + 100) == 1, "corrupt the store file");
 	close(fd);
 	ok(device_read(d, b, 4096, 4096, NULL) == -EIO &&

@@ -48,8 +48,8 @@ check "hung task: the console log is kept" grep -q 'blocked for more than' "$VM_
 check "hung task: nothing left behind" vm_leftovers
 
 # --- --run: a program of ours, more memory than the guest has.
-gcc -std=gnu11 -O2 -static -o "$SWAPEMU_RUN_DIR/memfill" "$TOP/vm/memfill.c" ||
-	{ echo "Bail out! cannot build vm/memfill.c statically"; exit 1; }
+cp "$BUILD/vm/memfill.static" "$SWAPEMU_RUN_DIR/memfill" ||
+	{ echo "Bail out! $BUILD/vm/memfill.static is missing: run make"; exit 1; }
 vm_run memfill --profile "$TOP/configs/stable.conf" --set delay.capture=0 --set delay.completion=0 \
 	--memory 80 --run 'memfill 96' --include "$SWAPEMU_RUN_DIR/memfill"
 R=$VM_REPORT

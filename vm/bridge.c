@@ -1,6 +1,6 @@
 /* bridge.c - swapemu-vm-bridge: serves the control mailbox that a guest's
  * torture workload writes into the shared memory after the generation
- * table (workload/shmctl.h), by passing each command on to the device's
+ * table (common/mailbox.h), by passing each command on to the device's
  * control socket.
  *
  *   swapemu-vm-bridge SHARED_FILE CONTROL_SOCKET
@@ -21,7 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../workload/shmctl.h"
+#include "mailbox.h"
 #include "ctlclient.h"
 
 static volatile sig_atomic_t stop;

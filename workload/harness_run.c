@@ -325,7 +325,7 @@ void h_run_scenario(struct harness *h, const struct scenario *s, unsigned index)
 	sr->verdict = VERDICT_PASS;
 	h->sr = sr;
 	/* The first scenario's run id is the one the seed always gave. */
-	h->run = stamp_mix(h->o->seed + index * 0x9e3779b97f4a7c15ull) | 1;
+	h->run = mix64(h->o->seed + index * 0x9e3779b97f4a7c15ull) | 1;
 	if (!index)
 		r->run = h->run;
 	target_republish(h->t, h->run, h->o->table_pages);

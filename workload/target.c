@@ -210,55 +210,30 @@ int target_publish(struct target *t, uint64_t run, uint64_t pages,
 	const char *p = t->gentab;
 	if (!*p)
 		return 0;
-	int fd = open(p, O_RDWR | O_CLOEXEC);
-	if (fd < 0) {
-		if (t->dir[0])
-			snprintf(err, errlen,
-			         "target '%s' has no generation table: cannot "
-			         "open %s: %s",
-			         t->name, p, strerror(errno));
-		else
-			snprintf(err, errlen, "cannot open %s: %s", p,
-			         strerror(errno));
-		return -1;
-	}
 	/* A device's own table is exactly GENTAB_SIZE; a shared-memory file
 	 * or a PCI BAR is larger (a power of two), and must hold the
 	 * mailbox too when it carries the counters. */
-	uint64_t need =
-	    t->ctl == TARGET_CTL_SHM ? SHMCTL_REGION_MIN : GENTAB_SIZE;
-	struct stat st;
-	if (fstat(fd, &st) || (uint64_t)st.st_size < need) {
-		snprintf(err, errlen,
-		         "%s: not a generation table (%lld bytes, expected at "
-		         "least %llu)",
-		         p, (long long)st.st_size, (unsigned long long)need);
-		close(fd);
+	size_t len =
+	    t->ctl == TARGET_CTL_SHM ? (size_t)SHMCTL_REGION_MIN : GENTAB_SIZE;
+	char why[512];
+	struct gentab *tab = gentab_open(p, GENTAB_ATTACH, len, why, sizeof why);
+	if (!tab) {
+		if (t->dir[0])
+			snprintf(err, errlen,
+			         "target '%s' has no usable generation table: %s",
+			         t->name, why);
+		else
+			snprintf(err, errlen, "%s", why);
 		return -1;
 	}
-	size_t len = (size_t)need;
-	void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	close(fd);
-	if (m == MAP_FAILED) {
-		snprintf(err, errlen, "cannot map %s: %s", p, strerror(errno));
-		return -1;
-	}
-	struct gentab *tab = m;
-	if (tab->magic != GENTAB_MAGIC || tab->capacity > GENTAB_CAPACITY) {
-		snprintf(err, errlen,
-		         "%s: bad magic or capacity (not written by a "
-		         "swapemu device?)",
-		         p);
-		munmap(m, len);
-		return -1;
-	}
+	void *m = tab;
 	if (pages > tab->capacity) {
 		snprintf(err, errlen,
 		         "--pages %llu is more than the generation table of "
 		         "'%s' holds (%llu)",
 		         (unsigned long long)pages, t->name[0] ? t->name : p,
 		         (unsigned long long)tab->capacity);
-		munmap(m, len);
+		gentab_close(tab, len);
 		return -1;
 	}
 	if (t->ctl == TARGET_CTL_SHM) {
@@ -272,7 +247,7 @@ int target_publish(struct target *t, uint64_t run, uint64_t pages,
 				         "mailbox at offset %u (swapemu vm "
 				         "runs one on the host)",
 				         p, SHMCTL_OFFSET);
-				munmap(m, len);
+				gentab_close(tab, len);
 				return -1;
 			}
 			sleep_ms(10);
@@ -316,7 +291,7 @@ void target_unpublish(struct target *t)
 	if (!t || !t->tab)
 		return;
 	atomic_store_explicit(&t->tab->run, 0, memory_order_release);
-	munmap(t->tab, t->map_len);
+	gentab_close(t->tab, t->map_len);
 	t->tab = NULL;
 	t->shm = NULL;
 }

@@ -4,7 +4,7 @@
  * On the host both are found in the target's run directory. In a VM guest
  * (swapemu vm) the table is the memory of a QEMU ivshmem device shared with
  * the host device's gentab file, and the counters come through a mailbox in
- * that same memory (shmctl.h). */
+ * that same memory (mailbox.h). */
 #ifndef SWAPEMU_TARGET_H
 #define SWAPEMU_TARGET_H
 
@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shmctl.h"
+#include "mailbox.h"
 #include "stamp.h"
 #include <signal.h>
 
@@ -22,7 +22,7 @@
 enum target_ctl {
 	TARGET_CTL_NONE,   /* no counters: generations are only published */
 	TARGET_CTL_SOCKET, /* the control socket at sock */
-	TARGET_CTL_SHM,    /* the mailbox after the table (shmctl.h) */
+	TARGET_CTL_SHM,    /* the mailbox after the table (mailbox.h) */
 };
 
 struct target {

@@ -21,6 +21,7 @@
 
 #include "cgroup.h"
 #include "clock.h"
+#include "protect.h"
 #include "harness.h"
 #include "kmsg.h"
 #include "pagemap.h"
@@ -366,7 +367,7 @@ int main(int argc, char **argv)
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
 		/* Below 2^53, so that JSON readers keep it exact. */
-		o->seed = stamp_mix((uint64_t)ts.tv_sec * 1000000000ull +
+		o->seed = mix64((uint64_t)ts.tv_sec * 1000000000ull +
 		                    (uint64_t)ts.tv_nsec) ^
 		          ((uint64_t)getpid() << 16);
 		o->seed &= (1ull << 53) - 1;
@@ -417,7 +418,7 @@ int main(int argc, char **argv)
 	 * charged to (and reclaimed with) the run's cgroup. */
 	/* large-folio maps 640 pages whatever --pages says. */
 	o->table_pages = o->pages < 640 ? 640 : o->pages;
-	if (S.t && target_publish(S.t, stamp_mix(o->seed) | 1, o->table_pages,
+	if (S.t && target_publish(S.t, mix64(o->seed) | 1, o->table_pages,
 	                          &stop_signal, err, sizeof err))
 		die("%s", err);
 
@@ -430,10 +431,7 @@ int main(int argc, char **argv)
 	/* Only the stamped pages may be swapped: the workload's own memory
 	 * stays locked, so a device that loses, corrupts or fails a page can
 	 * damage the measured pages but never the program measuring them. */
-	if (mlockall(MCL_CURRENT | MCL_FUTURE | MCL_ONFAULT))
-		h_warn("mlockall: %s; the workload's own memory may be "
-		       "swapped",
-		       strerror(errno));
+	protect_memory("swapemu-torture", PROTECT_LOCK_ONFAULT);
 
 	h_init(&S.h, o, r, S.t, &S.cg, &stop_signal);
 	uint64_t out0, out1;

@@ -1,5 +1,5 @@
 /* stamp.h - the page stamp written by the torture workload and recognised
- * by the device, and the generation table they share.
+ * by the device (the generation table they share is gentab.h).
  *
  * Header-only so that the workload (which may be built statically for a
  * guest) and both device front ends include exactly the same definition.
@@ -24,6 +24,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "gentab.h"
+#include "hash.h"
+
 #define STAMP_PAGE_SIZE 4096u
 #define STAMP_WORDS (STAMP_PAGE_SIZE / 8u)
 #define STAMP_MAGIC 0x53574150454d5531ull /* "SWAPEMU1" */
@@ -33,22 +36,6 @@
 #define STAMP_W_HEAD 3
 #define STAMP_W_BODY 4
 #define STAMP_W_TAIL (STAMP_WORDS - 1)
-
-/* Generation table: a file (on tmpfs) mapped shared by the device and the
- * workload. gen[i] is the sequence page i carried when it was last swapped
- * out; it only ever grows within one run. */
-#define GENTAB_MAGIC 0x53574547454e5431ull /* "SWEGENT1" */
-#define GENTAB_CAPACITY (1u << 20)         /* pages */
-
-struct gentab {
-	uint64_t magic;
-	_Atomic uint64_t run; /* 0 while no run is published */
-	uint64_t capacity;
-	uint64_t reserved[5];
-	_Atomic uint64_t gen[GENTAB_CAPACITY];
-};
-
-#define GENTAB_SIZE sizeof(struct gentab)
 
 enum stamp_class {
 	STAMP_UNSTAMPED = 0,
@@ -65,22 +52,13 @@ static inline const char *stamp_class_name(enum stamp_class c)
 	return (unsigned)c < STAMP_NCLASSES ? names[c] : "?";
 }
 
-/* splitmix64: cheap, well-mixed, and identical everywhere. */
-static inline uint64_t stamp_mix(uint64_t x)
-{
-	x += 0x9e3779b97f4a7c15ull;
-	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
-	x = (x ^ (x >> 27)) * 0x94d049bb133111ebull;
-	return x ^ (x >> 31);
-}
-
 /* The body word at position k when run/index/seq are known. The body is
  * derived from a per-page key so that the inner loop is one multiply-add
  * per word: classification runs on every captured page. */
 static inline uint64_t stamp_body_key(uint64_t run, uint64_t index,
                                       uint64_t seq)
 {
-	return stamp_mix(run ^ stamp_mix(index ^ stamp_mix(seq)));
+	return mix64(run ^ mix64(index ^ mix64(seq)));
 }
 
 static inline uint64_t stamp_body_at(uint64_t key, unsigned k)

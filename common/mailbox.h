@@ -1,4 +1,4 @@
-/* shmctl.h - a control channel through shared memory, for a torture run in
+/* mailbox.h - the VM mailbox: a control channel through shared memory, for a torture run in
  * a VM guest.
  *
  * In a guest, the generation table is a QEMU ivshmem device whose memory is
@@ -17,13 +17,13 @@
  *          reply, then done = req (release)
  *   guest: waits until done == n (acquire), reads the reply
  */
-#ifndef SWAPEMU_SHMCTL_H
-#define SWAPEMU_SHMCTL_H
+#ifndef SWAPEMU_MAILBOX_H
+#define SWAPEMU_MAILBOX_H
 
 #include <stdatomic.h>
 #include <stdint.h>
 
-#include "stamp.h"
+#include "gentab.h"
 
 #define SHMCTL_MAGIC 0x53574543544c3031ull /* "SWECTL01" */
 /* Past the generation table (8 MiB + 64 bytes), page-aligned. */
