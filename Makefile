@@ -23,7 +23,8 @@ DEPS := \
 	/usr/share/doc/busybox-static/copyright:busybox-static \
 	/usr/bin/pkg-config:pkg-config \
 	/sbin/losetup:mount \
-	/sbin/mkswap:util-linux
+	/sbin/mkswap:util-linux \
+	/usr/bin/stress-ng:stress-ng
 MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
 
 SWAPEMU_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC \
@@ -52,7 +53,7 @@ PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN)
 MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swapemu-plugin.1))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-vm check-san demo clean install format
+.PHONY: all deps check check-unit check-vm check-san demo clean install format soak
 all: deps $(PROGRAMS) $(C_TESTS) $(MANPAGE)
 
 deps:
@@ -113,6 +114,13 @@ check-san:
 	$(MAKE) SAN=1 check-unit
 	BUILD=$(CURDIR)/build-san SWAPEMU_LIBEXEC=$(CURDIR)/build-san \
 		$(PROVE) ./tests/attach.t ./tests/torture-stable.t ./tests/torture-stable-missing.t
+
+# Real memory pressure through a FUSE and an NBD target with faults firing:
+# SOAK_SECONDS per front end (make check runs 30 s each).
+SOAK_SECONDS ?= 600
+soak: all
+	SOAK_SECONDS=$(SOAK_SECONDS) TEST_TIMEOUT=$$((2 * $(SOAK_SECONDS) + 1500)) \
+		$(PROVE) -v ./tests/soak.t
 
 demo: all
 	./tools/demo
