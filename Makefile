@@ -24,7 +24,9 @@ DEPS := \
 	/usr/bin/pkg-config:pkg-config \
 	/sbin/losetup:mount \
 	/sbin/mkswap:util-linux \
-	/usr/bin/stress-ng:stress-ng
+	/usr/bin/stress-ng:stress-ng \
+	/usr/bin/clang:clang \
+	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
 
 SWAPEMU_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC \
@@ -53,7 +55,7 @@ PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN)
 MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swapemu-plugin.1))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-vm check-san demo clean install format soak
+.PHONY: all deps check check-unit check-vm check-san demo clean install format soak fuzz
 all: deps $(PROGRAMS) $(C_TESTS) $(MANPAGE)
 
 deps:
@@ -122,6 +124,27 @@ soak: all
 	SOAK_SECONDS=$(SOAK_SECONDS) TEST_TIMEOUT=$$((2 * $(SOAK_SECONDS) + 1500)) \
 		$(PROVE) -v ./tests/soak.t
 
+# libFuzzer harnesses (fuzz/), built with clang, ASan and UBSan into
+# build-fuzz; each runs FUZZ_SECONDS. A crash fails; its input is kept in
+# build-fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Ilib -pthread -g -O1 \
+	-fno-omit-frame-pointer $(FUZZ_SAN)
+FUZZERS := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard fuzz/fuzz-*.c))
+
+$(FUZZ_BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | deps
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz-%: fuzz/fuzz-%.c $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(wildcard lib/*.h) | deps
+	clang $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< \
+		$(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(LIBS)
+
+fuzz: $(FUZZERS)
+	./fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
+
 demo: all
 	./tools/demo
 
@@ -135,4 +158,4 @@ install: all
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/swapemu
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz

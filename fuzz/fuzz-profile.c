@@ -1,0 +1,112 @@
+/* fuzz-profile.c - libFuzzer harness for the profile parser (lib/profile.h).
+ *
+ * Each input is a profile file. The harness checks what the header
+ * promises:
+ *  - a refused profile leaves the struct unchanged and gives a reason;
+ *  - an accepted one, written back with profile_write() and read again,
+ *    is accepted and writes back to the same text (rules and delays
+ *    included: nothing is lost or changed by a round trip);
+ *  - a --set override built from the input's first line either applies
+ *    or is refused with the struct unchanged.
+ * A violated promise aborts, which libFuzzer reports as a crash.
+ */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "profile.h"
+
+static char path[64];
+
+static void die(const char *what, const char *detail)
+{
+	fprintf(stderr, "fuzz-profile: %s: %s\n", what, detail);
+	abort();
+}
+
+static void write_file(const void *data, size_t len)
+{
+	FILE *f = fopen(path, "w");
+	if (!f || fwrite(data, 1, len, f) != len || fclose(f))
+		die("cannot write", path);
+}
+
+/* The profile as profile_write() gives it, malloc'd. */
+static char *text_of(const struct profile *p, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+	if (!f)
+		die("open_memstream", "failed");
+	profile_write(p, f);
+	fclose(f);
+	return buf;
+}
+
+static void remove_file(void)
+{
+	unlink(path);
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	(void)argc, (void)argv;
+	/* One file per process, reused: the name shows in the written
+	 * profile's header, so both loads must use the same one. */
+	snprintf(path, sizeof path, "/tmp/swapemu-fuzz-profile.%d.conf",
+	         (int)getpid());
+	atexit(remove_file);
+	return 0;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct profile p, before, q, r;
+	char err[512] = "";
+
+	write_file(data, size);
+	profile_defaults(&p);
+	before = p;
+	if (profile_load(&p, path, err, sizeof err)) {
+		if (!*err)
+			die("refused without a reason", path);
+		if (memcmp(&p, &before, sizeof p))
+			die("a refused profile changed the struct", err);
+		return 0;
+	}
+	if (profile_finish(&p, err, sizeof err))
+		return 0;
+
+	size_t len1, len2;
+	char *t1 = text_of(&p, &len1);
+	write_file(t1, len1);
+	profile_defaults(&q);
+	if (profile_load(&q, path, err, sizeof err) ||
+	    profile_finish(&q, err, sizeof err)) {
+		fprintf(stderr, "--- written profile:\n%s---\n", t1);
+		die("the written profile is refused", err);
+	}
+	char *t2 = text_of(&q, &len2);
+	if (len1 != len2 || memcmp(t1, t2, len1)) {
+		fprintf(stderr, "--- first:\n%s--- second:\n%s---\n", t1, t2);
+		die("a round trip changed the profile", path);
+	}
+	if (q.nrules != p.nrules)
+		die("a round trip changed the number of rules", path);
+
+	/* The first line as a --set override: "section.key=value". */
+	size_t n = 0;
+	while (n < size && n < 1000 && data[n] != '\n' && data[n])
+		n++;
+	char set[1024];
+	memcpy(set, data, n);
+	set[n] = 0;
+	r = q;
+	if (profile_set(&r, set, err, sizeof err) && memcmp(&r, &q, sizeof r))
+		die("a refused --set changed the struct", err);
+	free(t1);
+	free(t2);
+	return 0;
+}
