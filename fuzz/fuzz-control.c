@@ -41,6 +41,7 @@
 
 static struct device *dev;
 static char sock_path[108];
+static int nprofiles;
 
 static void die(const char *what, const char *detail)
 {
@@ -64,14 +65,15 @@ static void copy_profiles(void)
 		src = "configs";
 	mkdir(PROFILE_DIR, 0700);
 	struct dirent **ents;
-	int n = scandir(src, &ents, NULL, alphasort), k = 0;
+	int n = scandir(src, &ents, NULL, alphasort);
 	for (int i = 0; i < n; i++) {
 		const char *nm = ents[i]->d_name;
 		size_t l = strlen(nm);
 		char from[4096], to[256], buf[65536];
 		if (l > 5 && !strcmp(nm + l - 5, ".conf")) {
 			snprintf(from, sizeof from, "%s/%s", src, nm);
-			snprintf(to, sizeof to, PROFILE_DIR "/%d.conf", k++);
+			snprintf(to, sizeof to, PROFILE_DIR "/%d.conf",
+			         nprofiles++);
 			FILE *in = fopen(from, "r"), *out = fopen(to, "w");
 			size_t got = in ? fread(buf, 1, sizeof buf, in) : 0;
 			if (out)
@@ -89,7 +91,13 @@ static void copy_profiles(void)
 
 static void stop(void)
 {
+	char p[64];
 	unlink(sock_path);
+	for (int i = 0; i < nprofiles; i++) {
+		snprintf(p, sizeof p, PROFILE_DIR "/%d.conf", i);
+		unlink(p);
+	}
+	rmdir(PROFILE_DIR);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
