@@ -9,7 +9,9 @@
  *  - every non-empty command line gets a reply whose last line is "ok" or
  *    "error: REASON", within 5 s;
  *  - with no fault rule left in force, what was written reads back intact;
- *  - no request outside the device succeeds.
+ *  - no request outside the device succeeds;
+ *  - empty, unaligned and misaligned requests are handled (the sanitizers
+ *    check them).
  * A violated promise aborts, which libFuzzer reports as a crash.
  *
  * Left out on purpose: "events --follow" (streams until the client hangs
@@ -227,6 +229,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	device_trim(dev, DEVICE_BLOCK, off, &io);
 	device_zero(dev, DEVICE_BLOCK, off + DEVICE_BLOCK, &io);
 	device_read(dev, rbuf, sizeof rbuf, off, &io);
+	/* Shapes a front end may send: the input's last byte picks one. */
+	switch (size ? data[size - 1] % 4 : 0) {
+	case 1: /* empty requests */
+		device_read(dev, rbuf, 0, off, &io);
+		device_write(dev, wbuf, 0, off, &io);
+		break;
+	case 2: /* not block-aligned (512-byte sectors, or worse) */
+		device_write(dev, wbuf, 2 * DEVICE_BLOCK, off + 1, &io);
+		device_read(dev, rbuf, 512, off + 512, &io);
+		break;
+	case 3: /* data not 8-byte aligned in memory */
+		device_write(dev, wbuf + 1, 2 * DEVICE_BLOCK, off, &io);
+		device_read(dev, rbuf + 3, 2 * DEVICE_BLOCK, off, &io);
+		break;
+	}
 	if (!device_write(dev, wbuf, DEVICE_BLOCK, DEV_SIZE, &io) ||
 	    !device_read(dev, rbuf, DEVICE_BLOCK, DEV_SIZE - DEVICE_BLOCK / 2,
 	                 &io))

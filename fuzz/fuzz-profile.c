@@ -2,7 +2,8 @@
  *
  * Each input is a profile file. The harness checks what the header
  * promises:
- *  - a refused profile leaves the struct unchanged and gives a reason;
+ *  - a refused profile leaves the struct unchanged and gives a reason,
+ *    "FILE:LINE: reason" with a line the file has;
  *  - an accepted one, written back with profile_write() and read again,
  *    is accepted and writes back to the same text (rules and delays
  *    included: nothing is lost or changed by a round trip);
@@ -61,6 +62,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
+/* A refusal is "FILE:LINE: reason" (or "FILE: reason"), and LINE is a
+ * line of the input. */
+static void check_line(const char *err, const uint8_t *data, size_t size)
+{
+	const char *base = strrchr(path, '/') + 1;
+	size_t bl = strlen(base);
+	if (!strncmp(err, path, strlen(path)))
+		bl = strlen(path), base = path;
+	if (strncmp(err, base, bl) || err[bl] != ':')
+		die("a refusal that does not start with the file name", err);
+	if (err[bl + 1] < '0' || err[bl + 1] > '9')
+		return;
+	unsigned long line = strtoul(err + bl + 1, NULL, 10), lines = 0;
+	for (size_t i = 0; i < size; i++)
+		lines += data[i] == '\n';
+	if (size && data[size - 1] != '\n')
+		lines++;
+	if (line < 1 || line > lines)
+		die("a refusal names a line the file does not have", err);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct profile p, before, q, r;
@@ -72,6 +94,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (profile_load(&p, path, err, sizeof err)) {
 		if (!*err)
 			die("refused without a reason", path);
+		check_line(err, data, size);
 		if (memcmp(&p, &before, sizeof p))
 			die("a refused profile changed the struct", err);
 		return 0;
