@@ -149,7 +149,7 @@ demo: all
 	./tools/demo
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] fusefs/*.[ch] workload/*.[ch] tests/*.c nbdplugin/*.c injector/*.c)
+	clang-format -i $(wildcard lib/*.[ch] fusefs/*.[ch] workload/*.[ch] tests/*.c nbdplugin/*.c injector/*.c fuzz/*.c)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/swapemu
