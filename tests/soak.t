@@ -71,12 +71,12 @@ soak_one() { # FRONT-END
 	ok $? "$fe: stress-ng finished in $((t1 - t0)) s of $T s (exit $rc; 124/137 = it hung)"
 	! grep -q "fail:\|verif.*fail\|FAIL" "$log"
 	ok $? "$fe: stress-ng verified every page it read back"
-	# The memcg OOM-kills a worker now and then (here 2 in 10 minutes on
-	# either front end, more often when swap-in is slow) although swap is
-	# free: always in stress-ng's madvise(MADV_POPULATE_READ) of 80 MiB
-	# with no page under writeback, all memory in the swap cache. stress-ng
-	# restarts the worker; its pages are freed, not lost. A TODO, not a
-	# failure: it is the kernel's memcg reclaim, not the device.
+	# The memcg OOM-kills a worker now and then (2 in 10 minutes on either
+	# front end here, more often when swap-in is slow) although swap is
+	# free; those examined came in stress-ng's madvise(MADV_POPULATE_READ)
+	# of 80 MiB with no page under writeback. stress-ng restarts the
+	# worker; its pages are freed, not lost. A TODO, not a failure: it is
+	# the kernel's memcg reclaim, not the device.
 	local oom
 	oom=$(cat "$SWAPEMU_RUN_DIR/oom" 2>/dev/null)
 	if [ "$oom" = 0 ]; then
