@@ -102,10 +102,32 @@ static void stop(void)
 	rmdir(PROFILE_DIR);
 }
 
+/* Removes /tmp/PREFIXPID files whose process is gone: a crashing or
+ * killed harness cannot clean up after itself. */
+static void remove_stale(const char *prefix)
+{
+	DIR *dir = opendir("/tmp");
+	struct dirent *e;
+	size_t pl = strlen(prefix);
+	while (dir && (e = readdir(dir))) {
+		char p[300], proc[64];
+		if (strncmp(e->d_name, prefix, pl))
+			continue;
+		snprintf(proc, sizeof proc, "/proc/%ld",
+		         strtol(e->d_name + pl, NULL, 10));
+		snprintf(p, sizeof p, "/tmp/%s", e->d_name);
+		if (access(proc, F_OK))
+			unlink(p);
+	}
+	if (dir)
+		closedir(dir);
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
 	char err[512];
+	remove_stale("swapemu-fuzz-ctl.");
 	struct profile p;
 	profile_defaults(&p);
 	p.size = DEV_SIZE;

@@ -11,6 +11,7 @@
  *    or is refused with the struct unchanged.
  * A violated promise aborts, which libFuzzer reports as a crash.
  */
+#include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,6 +55,21 @@ static void remove_file(void)
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc, (void)argv;
+	/* Files of harnesses that crashed or were killed. */
+	DIR *dir = opendir("/tmp");
+	for (struct dirent *e; dir && (e = readdir(dir));) {
+		char p[300], proc[64];
+		const char *pre = "swapemu-fuzz-profile.";
+		if (strncmp(e->d_name, pre, strlen(pre)))
+			continue;
+		snprintf(proc, sizeof proc, "/proc/%ld",
+		         strtol(e->d_name + strlen(pre), NULL, 10));
+		snprintf(p, sizeof p, "/tmp/%s", e->d_name);
+		if (access(proc, F_OK))
+			unlink(p);
+	}
+	if (dir)
+		closedir(dir);
 	/* One file per process, reused: the name shows in the written
 	 * profile's header, so both loads must use the same one. */
 	snprintf(path, sizeof path, "/tmp/swapemu-fuzz-profile.%d.conf",
