@@ -29,7 +29,10 @@ DEPS := \
 	/sbin/losetup:mount \
 	/sbin/mkswap:util-linux \
 	/usr/bin/python3:python3 \
-	/usr/bin/gnuplot:gnuplot-nox
+	/usr/bin/gnuplot:gnuplot-nox \
+	/usr/bin/stress-ng:stress-ng \
+	/usr/bin/clang:clang \
+	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
 MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
 
 SWAPEMU_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC \
@@ -68,7 +71,7 @@ MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swape
 MANPAGE += $(if $(shell command -v pod2man),$(BUILD)/swapemu.conf.5)
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-vm check-san demo compare clean install format
+.PHONY: all deps check check-unit check-vm check-san demo compare clean install format soak fuzz
 all: deps $(PROGRAMS) $(C_TESTS) $(MANPAGE)
 
 deps:
@@ -157,6 +160,34 @@ check-san:
 	BUILD=$(CURDIR)/build-san SWAPEMU_LIBEXEC=$(CURDIR)/build-san \
 		$(PROVE) ./tests/attach.t ./tests/torture-stable.t ./tests/torture-stable-missing.t
 
+# Real memory pressure through a FUSE and an NBD target with faults firing:
+# SOAK_SECONDS per front end (make check runs 30 s each).
+SOAK_SECONDS ?= 600
+soak: all
+	SOAK_SECONDS=$(SOAK_SECONDS) TEST_TIMEOUT=$$((2 * $(SOAK_SECONDS) + 1500)) \
+		$(PROVE) -v ./tests/soak.t
+
+# libFuzzer harnesses (fuzz/), built with clang, ASan and UBSan into
+# build-fuzz; each runs FUZZ_SECONDS. A crash fails; its input is kept in
+# build-fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build-fuzz
+FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
+FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Ilib -pthread -g -O1 \
+	-fno-omit-frame-pointer $(FUZZ_SAN)
+FUZZERS := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard fuzz/fuzz-*.c))
+
+$(FUZZ_BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | deps
+	@mkdir -p $(dir $@)
+	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
+
+$(FUZZ_BUILD)/fuzz-%: fuzz/fuzz-%.c $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(wildcard lib/*.h) | deps
+	clang $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< \
+		$(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(LIBS)
+
+fuzz: $(FUZZERS)
+	./fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
+
 demo: all
 	./tools/demo
 
@@ -169,7 +200,7 @@ compare: all
 	./swapemu compare $(COMPARE_ARGS) $(if $(COMPARE_OUT),--out $(COMPARE_OUT))
 
 format:
-	clang-format -i $(wildcard lib/*.[ch] fusefs/*.[ch] workload/*.[ch] tests/*.[ch] nbdplugin/*.c ctl/*.c man/*.c)
+	clang-format -i $(wildcard common/*.[ch] lib/*.[ch] fusefs/*.[ch] workload/*.[ch] tests/*.[ch] nbdplugin/*.c ctl/*.c man/*.c vm/*.c bench/*.c fuzz/*.c)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/swapemu
@@ -178,4 +209,4 @@ install: all
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/swapemu
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
