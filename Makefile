@@ -23,7 +23,8 @@ DEPS := \
 	/usr/share/doc/busybox-static/copyright:busybox-static \
 	/usr/bin/pkg-config:pkg-config \
 	/sbin/losetup:mount \
-	/sbin/mkswap:util-linux
+	/sbin/mkswap:util-linux \
+	/usr/bin/fio:fio
 MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
 
 SWAPEMU_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC \
@@ -52,7 +53,7 @@ PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN)
 MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swapemu-plugin.1))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-vm check-san demo clean install format
+.PHONY: all deps check check-unit check-vm check-san demo clean install format bench
 all: deps $(PROGRAMS) $(C_TESTS) $(MANPAGE)
 
 deps:
@@ -113,6 +114,14 @@ check-san:
 	$(MAKE) SAN=1 check-unit
 	BUILD=$(CURDIR)/build-san SWAPEMU_LIBEXEC=$(CURDIR)/build-san \
 		$(PROVE) ./tests/attach.t ./tests/torture-stable.t ./tests/torture-stable-missing.t
+
+# Benchmarks (bench/): they print figures and never fail on one.
+BENCH_PROGS := $(BUILD)/bench/fuse-ref
+$(BUILD)/bench/fuse-ref: $(BUILD)/bench/fuse-ref.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lfuse3 -lpthread
+
+bench: all $(BENCH_PROGS)
+	./bench/fuse-bench.sh
 
 demo: all
 	./tools/demo
