@@ -193,9 +193,8 @@ int main(int argc, char **argv)
 	int rc = 1;
 	if (fuse_daemonize(foreground) == 0 &&
 	    fuse_set_signal_handlers(se) == 0) {
-		struct fuse_loop_config cfg = {.clone_fd = 0,
-		                               .max_idle_threads =
-		                                   (unsigned)threads};
+		struct fuse_loop_config cfg = {
+		    .clone_fd = 0, .max_idle_threads = (unsigned)threads};
 		rc = fuse_session_loop_mt(se, &cfg) ? 1 : 0;
 		fuse_remove_signal_handlers(se);
 	}
