@@ -116,12 +116,14 @@ check-san:
 		$(PROVE) ./tests/attach.t ./tests/torture-stable.t ./tests/torture-stable-missing.t
 
 # Benchmarks (bench/): they print figures and never fail on one.
-BENCH_PROGS := $(BUILD)/bench/fuse-ref
+BENCH_PROGS := $(BUILD)/bench/fuse-ref $(BUILD)/bench/model-bench
+$(BUILD)/bench/model-bench: $(BUILD)/bench/model-bench.o $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/bench/fuse-ref: $(BUILD)/bench/fuse-ref.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lfuse3 -lpthread
 
 bench: all $(BENCH_PROGS)
-	./bench/fuse-bench.sh
+	./bench/run-all.sh
 
 demo: all
 	./tools/demo
