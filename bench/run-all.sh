@@ -33,6 +33,8 @@ section "NBD: the swapemu plugin vs nbdkit memory"
 "$top/bench/nbd-bench.sh" "${nbd_args[@]}" 2>&1 | tee "$out/nbd" || echo "(nbd-bench could not run)"
 section "Device model per page"
 "$build/bench/model-bench" 2>&1 | tee "$out/model" || echo "(model-bench could not run)"
+section "Completion delays in flight"
+"$top/bench/inflight-bench.sh" 2>&1 | tee "$out/inflight" || echo "(inflight-bench could not run)"
 section "Capture timing (stamped pages rewritten during capture)"
 "$top/bench/capture-timing.sh" 2>&1 | grep -v PR_SET_IO_FLUSHER || echo "(capture-timing could not run)"
 
@@ -41,4 +43,5 @@ awk '/^(rand|seq)[a-z]*-qd/ { printf "%-28s %s %s\n", "fuse/ref " $1, $3, $4 }' 
 awk '/^(rand|seq)[a-z]*-qd/ { printf "%-28s %s %s\n", "fuse/tmpfs-loop " $1, $7, $8 }' "$out/fuse"
 awk '/^(seq|rand)-(read|write) / { printf "%-28s %s (median)\n", "nbd plugin/memory " $1, $6 }' "$out/nbd"
 awk '$1 == "crc32c" { printf "%-28s %s ns\n", "crc32c+classify " $2, $4 }' "$out/model"
+sed -n 's/.* = \([0-9.]*\) of \(.*\); write latency p99 \([0-9]*\) us.*/in-flight IOPS \/ \2  \1 (p99 \3 us)/p' "$out/inflight"
 exit 0
