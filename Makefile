@@ -116,7 +116,10 @@ check-san:
 		$(PROVE) ./tests/attach.t ./tests/torture-stable.t ./tests/torture-stable-missing.t
 
 # Benchmarks (bench/): they print figures and never fail on one.
-BENCH_PROGS := $(BUILD)/bench/fuse-ref $(BUILD)/bench/model-bench
+BENCH_PROGS := $(BUILD)/bench/fuse-ref $(BUILD)/bench/model-bench \
+	$(BUILD)/bench/swap-bench
+$(BUILD)/bench/swap-bench: $(BUILD)/bench/swap-bench.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^
 $(BUILD)/bench/model-bench: $(BUILD)/bench/model-bench.o $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/bench/fuse-ref: $(BUILD)/bench/fuse-ref.o
