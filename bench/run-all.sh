@@ -44,7 +44,7 @@ section "Summary (ratios: median [min..max] over repetitions)"
 awk '/^(rand|seq)[a-z]*-qd/ { printf "%-28s %s %s\n", "fuse/ref " $1, $3, $4 }' "$out/fuse"
 awk '/^(rand|seq)[a-z]*-qd/ { printf "%-28s %s %s\n", "fuse/tmpfs-loop " $1, $7, $8 }' "$out/fuse"
 awk '/^(seq|rand)-(read|write) / { printf "%-28s %s (median)\n", "nbd plugin/memory " $1, $6 }' "$out/nbd"
-awk '/^swap-(out|in) / { printf "%-28s %s %s\n", "swap fuse/tmpfs-loop " $1, $4, $5 }' "$out/swap"
+awk '/^swap-(out|in) / { printf "%-28s %s %s\n", "swap fuse/tmpfs-loop " $1, $6, $7 }' "$out/swap"
 awk '$1 == "crc32c" { printf "%-28s %s ns\n", "crc32c+classify " $2, $4 }' "$out/model"
 sed -n 's/.* = \([0-9.]*\) of \(.*\); write latency p99 \([0-9]*\) us.*/in-flight IOPS \/ \2  \1 (p99 \3 us)/p' "$out/inflight"
 exit 0
