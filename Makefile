@@ -53,7 +53,7 @@ PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN)
 MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swapemu-plugin.1))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-vm check-san demo clean install format bench
+.PHONY: all deps check check-unit check-vm check-san demo clean install format bench bench-progs
 all: deps $(PROGRAMS) $(C_TESTS) $(MANPAGE)
 
 deps:
@@ -125,7 +125,9 @@ $(BUILD)/bench/model-bench: $(BUILD)/bench/model-bench.o $(BUILD)/libswapemu.a
 $(BUILD)/bench/fuse-ref: $(BUILD)/bench/fuse-ref.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lfuse3 -lpthread
 
-bench: all $(BENCH_PROGS)
+bench-progs: all $(BENCH_PROGS)
+
+bench: bench-progs
 	./bench/run-all.sh
 
 demo: all

@@ -57,7 +57,7 @@ command -v fio >/dev/null || {
 }
 build=${BUILD:-$top/build}
 [ -x "$build/swapemu-fuse" ] && [ -x "$build/bench/fuse-ref" ] ||
-	make -C "$top" -s all "$build/bench/fuse-ref" >/dev/null
+	make -C "$top" -s bench-progs >/dev/null
 
 work=$(mktemp -d /tmp/swapemu-fuse-bench.XXXXXX)
 pids=() loops=() mounts=()

@@ -22,6 +22,7 @@ case ${1:-} in
 	exit 2
 	;;
 esac
+[ -x "$build/bench/model-bench" ] || make -C "$top" -s bench-progs >/dev/null
 out=$(mktemp -d /tmp/swapemu-bench.XXXXXX)
 trap 'rm -rf "$out"' EXIT
 

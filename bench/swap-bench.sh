@@ -35,6 +35,8 @@ done
 	exit 1
 }
 build=${BUILD:-$top/build}
+[ -x "$build/swapemu-fuse" ] && [ -x "$build/bench/swap-bench" ] ||
+	make -C "$top" -s bench-progs >/dev/null
 memcg=
 for m in /sys/fs/cgroup/memory /sys/fs/cgroup; do
 	if [ -e "$m/memory.limit_in_bytes" ] || grep -qw memory "$m/cgroup.controllers" 2>/dev/null; then
