@@ -32,7 +32,8 @@ DEPS := \
 	/usr/bin/gnuplot:gnuplot-nox \
 	/usr/bin/stress-ng:stress-ng \
 	/usr/bin/clang:clang \
-	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev
+	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev \
+	/usr/bin/fio:fio
 MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
 
 SWAPEMU_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC \
@@ -71,8 +72,8 @@ MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swape
 MANPAGE += $(if $(shell command -v pod2man),$(BUILD)/swapemu.conf.5)
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-vm check-san demo compare clean install format soak fuzz
-all: deps $(PROGRAMS) $(C_TESTS) $(MANPAGE)
+.PHONY: all deps check check-unit check-vm check-san demo compare clean install format soak fuzz bench bench-progs
+all: deps $(PROGRAMS) $(C_TESTS) $(MANPAGE) $(BENCH_PROGS)
 
 deps:
 ifneq ($(MISSING),)
@@ -173,20 +174,39 @@ soak: all
 FUZZ_SECONDS ?= 60
 FUZZ_BUILD := build-fuzz
 FUZZ_SAN := -fsanitize=address,undefined -fno-sanitize-recover=all
-FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Ilib -pthread -g -O1 \
+FUZZ_CFLAGS := -std=gnu11 -Wall -Wextra -D_GNU_SOURCE -Ilib -Icommon -pthread -g -O1 \
 	-fno-omit-frame-pointer $(FUZZ_SAN)
 FUZZERS := $(patsubst fuzz/%.c,$(FUZZ_BUILD)/%,$(wildcard fuzz/fuzz-*.c))
 
-$(FUZZ_BUILD)/lib/%.o: lib/%.c $(wildcard lib/*.h) | deps
+$(FUZZ_BUILD)/%.o: %.c $(wildcard lib/*.h common/*.h) | deps
 	@mkdir -p $(dir $@)
 	clang $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c $< -o $@
 
-$(FUZZ_BUILD)/fuzz-%: fuzz/fuzz-%.c $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(wildcard lib/*.h) | deps
+$(FUZZ_BUILD)/fuzz-%: fuzz/fuzz-%.c $(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(wildcard lib/*.h common/*.h) | deps
 	clang $(FUZZ_CFLAGS) -Werror -fsanitize=fuzzer -o $@ $< \
 		$(LIB_SRCS:%.c=$(FUZZ_BUILD)/%.o) $(LIBS)
 
 fuzz: $(FUZZERS)
 	./fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
+
+# Benchmarks (bench/): they print figures and never fail on one.
+BENCH_PROGS := $(addprefix $(BUILD)/bench/,fuse-ref model-bench swap-bench \
+	capture-timing control-latency nbd-bench)
+$(BUILD)/bench/swap-bench: $(BUILD)/bench/swap-bench.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^
+$(BUILD)/bench/model-bench: $(BUILD)/bench/model-bench.o $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/bench/fuse-ref: $(BUILD)/bench/fuse-ref.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lfuse3 -lpthread
+$(BUILD)/bench/capture-timing: $(BUILD)/bench/capture-timing.o $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lnbd -lpthread
+$(BUILD)/bench/control-latency $(BUILD)/bench/nbd-bench: $(BUILD)/bench/%: $(BUILD)/bench/%.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lnbd -lpthread
+
+bench-progs: all $(BENCH_PROGS)
+
+bench: bench-progs
+	./bench/run-all.sh
 
 demo: all
 	./tools/demo

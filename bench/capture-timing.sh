@@ -42,12 +42,7 @@ plugin=$top/build/nbdkit-swapemu-plugin.so
 fuse=$top/build/swapemu-fuse
 prog=$top/build/bench/capture-timing
 [ -e "$plugin" ] || make -s -C "$top" build/nbdkit-swapemu-plugin.so >&2
-if [ ! -x "$prog" ] || [ "$top/bench/capture-timing.c" -nt "$prog" ]; then
-	mkdir -p "$(dirname "$prog")"
-	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE -pthread \
-		-I"$top/lib" -o "$prog" "$top/bench/capture-timing.c" \
-		"$top/lib/ctlclient.c" -lnbd
-fi
+make -s -C "$top" "${prog#"$top"/}" >&2 || exit 1
 
 tmp=$(mktemp -d /tmp/swapemu-capture-timing.XXXXXX)
 fuse_pid=

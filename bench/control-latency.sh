@@ -36,11 +36,7 @@ plugin=$top/build/nbdkit-swapemu-plugin.so
 ctl=$top/build/swapemu-ctl
 bench=$top/build/bench/control-latency
 make -s -C "$top" build/nbdkit-swapemu-plugin.so build/swapemu-ctl >&2
-if [ ! -x "$bench" ] || [ "$top/bench/control-latency.c" -nt "$bench" ]; then
-	mkdir -p "$(dirname "$bench")"
-	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-		-o "$bench" "$top/bench/control-latency.c" -lnbd
-fi
+make -s -C "$top" "${bench#"$top"/}" >&2 || exit 1
 
 tmp=$(mktemp -d /tmp/swapemu-control-latency.XXXXXX)
 server= client=

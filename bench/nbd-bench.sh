@@ -66,11 +66,7 @@ done
 if [ ! -e "$plugin" ] || [ -n "$stale" ]; then
 	make -s -C "$top" build/nbdkit-swapemu-plugin.so >&2
 fi
-if [ ! -x "$bench" ] || [ "$top/bench/nbd-bench.c" -nt "$bench" ]; then
-	mkdir -p "$(dirname "$bench")"
-	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -D_GNU_SOURCE \
-		-o "$bench" "$top/bench/nbd-bench.c" -lnbd
-fi
+make -s -C "$top" "${bench#"$top"/}" >&2 || exit 1
 
 tmp=$(mktemp -d /tmp/swapemu-nbd-bench.XXXXXX)
 child=

@@ -26,10 +26,10 @@ static const char usage[] =
     "  -g, --gentab PATH       generation table shared with the torture\n"
     "                          workload (created if missing)\n"
     "  -e, --events PATH       append the event log (JSON lines) to PATH\n"
-    "  -t, --capture-threads N threads reading /dev/fuse (default 1: each\n"
-    "                          request waits the capture delay exactly;\n"
-    "                          more read faster but can capture a request\n"
-    "                          that came during another's delay early)\n"
+    "  -t, --capture-threads N threads reading /dev/fuse (default 4; each\n"
+    "                          request waits its capture delay exactly,\n"
+    "                          counted from when it became visible, for\n"
+    "                          any number of threads)\n"
     "  -P, --pidfile PATH      write the daemon's pid to PATH\n"
     "  -f, --foreground        stay in the foreground\n"
     "      --print-profile     check the profile, print it, and exit\n"
@@ -72,7 +72,7 @@ static void parse_options(int argc, char **argv, struct options *o,
 	const char *sets[64];
 	int nsets = 0, c;
 	char err[1024];
-	*o = (struct options){.name = "target", .threads = 1};
+	*o = (struct options){.name = "target", .threads = 4};
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":p:s:n:c:g:e:t:P:fh", longs,
 	                        NULL)) != -1) {
