@@ -65,6 +65,10 @@ TOOLS := $(BUILD)/swapemu-ctl
 VM_TOOLS := $(if $(filter 1,$(SAN)),,$(addprefix $(BUILD)/vm/,swapemu-torture.static \
 	swapemu-nbd-connect.static memfill.static swapemu-vm-bridge))
 
+# Benchmarks (bench/), built with everything so that they never rot.
+BENCH_PROGS := $(addprefix $(BUILD)/bench/,fuse-ref model-bench swap-bench \
+	capture-timing control-latency nbd-bench)
+
 PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN) $(VM_TOOLS)
 # The plugin's man page, when pod2man is there (perl's, always on Debian).
 MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swapemu-plugin.1))
@@ -190,8 +194,6 @@ fuzz: $(FUZZERS)
 	./fuzz/run $(FUZZ_SECONDS) $(FUZZERS)
 
 # Benchmarks (bench/): they print figures and never fail on one.
-BENCH_PROGS := $(addprefix $(BUILD)/bench/,fuse-ref model-bench swap-bench \
-	capture-timing control-latency nbd-bench)
 $(BUILD)/bench/swap-bench: $(BUILD)/bench/swap-bench.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^
 $(BUILD)/bench/model-bench: $(BUILD)/bench/model-bench.o $(BUILD)/libswapemu.a

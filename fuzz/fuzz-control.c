@@ -1,5 +1,5 @@
 /* fuzz-control.c - libFuzzer harness for the control protocol (lib/control.h
- * with the fault-injection commands of lib/inject.h) against a device with a
+ * with every command of lib/commands.c) against a device with a
  * memory store (lib/device.h).
  *
  * Each input is a list of command lines. Every line goes over the control
@@ -34,7 +34,7 @@
 
 #include "control.h"
 #include "device.h"
-#include "inject.h"
+
 
 #define PROFILE_DIR "/tmp/swapemu-fuzz-profiles"
 #define DEV_SIZE (16u << 20)
@@ -141,7 +141,6 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	struct control *c = control_start(sock_path, dev, err, sizeof err);
 	if (!c)
 		die("control_start", err);
-	inject_register(c);
 	copy_profiles();
 	atexit(stop);
 	return 0;
