@@ -164,12 +164,17 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	struct dev_io io = {0};
 	struct reply r = {req,  OP_WRITE, 0,
 	                  size, NULL,     device_begin(fs->dev, OP_WRITE)};
-	r.result = off < 0
-	               ? -EINVAL
-	               : device_write(fs->dev, buf, size, (uint64_t)off, &io);
-	if (r.result == -EINVAL)
+	/* A write past the end of the fixed-size file is ENOSPC, as a file
+	 * system says it; any other error (a rule's error:EINVAL too) is the
+	 * device's own, exactly as over NBD. */
+	if (off < 0)
+		r.result = -EINVAL;
+	else if ((uint64_t)off > device_size(fs->dev) ||
+	         size > device_size(fs->dev) - (uint64_t)off)
+		r.result = -ENOSPC;
+	else
 		r.result =
-		    -ENOSPC; /* a write past the end of a fixed-size file */
+		    device_write(fs->dev, buf, size, (uint64_t)off, &io);
 	finish(fs, &r, &io);
 }
 

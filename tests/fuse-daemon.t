@@ -6,7 +6,7 @@
 [ -c /dev/fuse ] || skip_all "no /dev/fuse"
 FUSE=$BUILD/swapemu-fuse
 [ -x "$FUSE" ] || skip_all "swapemu-fuse not built"
-plan 16
+plan 17
 d=$SWAPEMU_RUN_DIR
 mkdir -p "$d/mnt"
 stop_daemon() {
@@ -42,8 +42,13 @@ fallocate --punch-hole --keep-size -o $((100 * 4096)) -l 8192 "$d/mnt/disk"
 dd if="$d/mnt/disk" of="$d/back" bs=4096 skip=100 count=2 iflag=direct status=none
 check "punched blocks read as zeros" test "$(tr -d '\0' <"$d/back" | wc -c)" = 0
 ! truncate -s 1M "$d/mnt/disk" 2>/dev/null; ok $? "the size cannot be changed"
-! dd if="$d/data" of="$d/mnt/disk" bs=4096 seek=4096 oflag=direct conv=notrunc status=none 2>/dev/null
-ok $? "a write past the end fails"
+err=$(dd if="$d/data" of="$d/mnt/disk" bs=4096 seek=4096 oflag=direct conv=notrunc status=none 2>&1)
+check "a write past the end fails with ENOSPC: $err" grep -q "No space left on device" <<<"$err"
+# A rule's error is the device's own, as over NBD (tests/nbd-rules.c).
+"$BUILD/swapemu-ctl" "$d/ctl" add inval op=write range=1M-2M action=error:EINVAL >/dev/null
+err=$(dd if="$d/data" of="$d/mnt/disk" bs=4096 seek=256 count=1 oflag=direct conv=notrunc status=none 2>&1)
+check "a rule's error:EINVAL fails the write with EINVAL: $err" grep -q "Invalid argument" <<<"$err"
+"$BUILD/swapemu-ctl" "$d/ctl" remove inval >/dev/null
 c=$("$BUILD/swapemu-ctl" "$d/ctl" counters)
 check "counters saw the trim" test "$(awk '$1 == "trim.count" { print $2 }' <<<"$c")" = 1
 pid=$(cat "$d/pid")

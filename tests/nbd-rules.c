@@ -58,6 +58,19 @@ static void test_rules(struct nbd_handle *h, const char *ctl,
 	ok(nbd_pread(h, back, PAGE, 1 * MiB, 0) == 0 && t_all_zero(back, PAGE),
 	   "the failed write stored nothing");
 
+	/* A rule's error:EINVAL reaches the client as EINVAL, as over FUSE
+	 * (tests/fuse-daemon.t). */
+	char aerr[512];
+	int inval = ctl_request(ctl, "add inval op=write range=4M-5M "
+	                             "action=error:EINVAL",
+	                        NULL, NULL, aerr, sizeof aerr) == 0;
+	r = nbd_pwrite(h, buf, PAGE, 4 * MiB, 0);
+	e = nbd_get_errno();
+	ok(inval && r == -1 && e == EINVAL,
+	   "an error:EINVAL rule fails a write with EINVAL (%s)",
+	   r ? strerror(e) : "succeeded");
+	free(t_ctl_body(ctl, "remove inval"));
+
 	/* A stalled write holds its worker thread until "release"; the
 	 * others go on. */
 	int64_t cookie =
