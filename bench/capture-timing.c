@@ -37,6 +37,7 @@
 
 #include "ctlclient.h"
 #include "stamp.h"
+#include "clock.h"
 
 #define RUN 0x7e57c0de00000001ull
 
@@ -46,13 +47,6 @@ static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
 static int go, done, quit;
 static uint64_t t_submit, t_head;
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_us(uint64_t us)
 {

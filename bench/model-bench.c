@@ -15,13 +15,7 @@
 #include "checksum.h"
 #include "device.h"
 #include "stamp.h"
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
+#include "clock.h"
 
 static volatile uint64_t sink;
 

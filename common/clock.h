@@ -16,9 +16,9 @@ static inline uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-static inline double now_ms(void)
+static inline uint64_t now_ms(void)
 {
-	return (double)now_ns() / 1e6;
+	return now_ns() / 1000000ull;
 }
 
 /* The absolute CLOCK_MONOTONIC time ns, for timed waits. */

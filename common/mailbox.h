@@ -1,5 +1,5 @@
-/* mailbox.h - the VM mailbox: a control channel through shared memory, for a torture run in
- * a VM guest.
+/* mailbox.h - the VM mailbox: a control channel through shared memory, for a
+ * torture run in a VM guest.
  *
  * In a guest, the generation table is a QEMU ivshmem device whose memory is
  * the host device's gentab file (see vm/README.md). The guest cannot reach

@@ -33,6 +33,7 @@
 #include <time.h>
 
 #include "fusefs.h"
+#include "clock.h"
 
 struct capture_ctx {
 	struct fuse_session *se;
@@ -45,13 +46,6 @@ struct capture_ctx {
 };
 
 #define WAKE_SIGNAL (SIGRTMIN + 1)
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void sleep_until(uint64_t ns)
 {

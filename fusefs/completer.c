@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "fusefs.h"
+#include "clock.h"
 
 struct pending {
 	uint64_t due_ns;
@@ -26,13 +27,6 @@ struct completer {
 	struct queue heap, stalled;
 	int stopping;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 static void send_reply(struct completer *c, struct reply *r)
 {

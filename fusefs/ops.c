@@ -173,8 +173,7 @@ static void op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 	         size > device_size(fs->dev) - (uint64_t)off)
 		r.result = -ENOSPC;
 	else
-		r.result =
-		    device_write(fs->dev, buf, size, (uint64_t)off, &io);
+		r.result = device_write(fs->dev, buf, size, (uint64_t)off, &io);
 	finish(fs, &r, &io);
 }
 

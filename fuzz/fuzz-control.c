@@ -32,9 +32,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "control.h"
 #include "device.h"
-
 
 #define PROFILE_DIR "/tmp/swapemu-fuzz-profiles"
 #define DEV_SIZE (16u << 20)
@@ -49,13 +49,6 @@ static void die(const char *what, const char *detail)
 {
 	fprintf(stderr, "fuzz-control: %s: %s\n", what, detail);
 	abort();
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Copies the shipped profiles to PROFILE_DIR/N.conf, so that seeds can say

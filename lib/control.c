@@ -26,6 +26,7 @@
 
 #include "commands.h"
 #include "control.h"
+#include "clock.h"
 
 enum slot_state { SLOT_FREE, SLOT_BUSY, SLOT_DONE };
 
@@ -46,13 +47,6 @@ struct control {
 	_Atomic int stopping;
 	struct slot slots[CONTROL_MAX_CONNS];
 };
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* Reads the command line within CONTROL_READ_TIMEOUT_S in all. Returns 0,
  * -1 if none came, -2 if it is longer than len-1 bytes. */

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "ctlclient.h"
+#include "clock.h"
 
 /* The limit on one request, in ms; 0 = none; -1 = not yet decided. */
 static int timeout_ms = -1;
@@ -43,13 +44,6 @@ int ctl_timeout(void)
 	    ctl_parse_timeout(getenv("SWAPEMU_CTL_TIMEOUT"), &timeout_ms))
 		timeout_ms = CTL_DEFAULT_TIMEOUT_MS;
 	return timeout_ms;
-}
-
-static int64_t now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* Is cmd "events --follow" (a stream that ends only when the reader

@@ -16,12 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static inline uint64_t raw_now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
+#include "clock.h"
 
 /* A connected socket, or -1. */
 static inline int raw_connect(const char *path)
@@ -53,11 +48,11 @@ static inline int raw_send(const char *path, const char *cmd)
  * terminated) or NULL on timeout or error. */
 static inline char *raw_read_all(int fd, int ms)
 {
-	uint64_t deadline = raw_now_ms() + (uint64_t)ms;
+	uint64_t deadline = now_ms() + (uint64_t)ms;
 	size_t len = 0, cap = 4096;
 	char *buf = malloc(cap);
 	for (;;) {
-		uint64_t now = raw_now_ms();
+		uint64_t now = now_ms();
 		struct pollfd p = {.fd = fd, .events = POLLIN};
 		if (now >= deadline || poll(&p, 1, (int)(deadline - now)) <= 0)
 			break;

@@ -16,6 +16,7 @@
 
 #include <libnbd.h>
 
+#include "clock.h"
 #include "ctlclient.h"
 #include "helpers.h"
 #include "gentab.h"
@@ -374,9 +375,7 @@ void t_check_counters(const char *sock, const char *what, ...)
 
 double t_now_ms(void)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+	return (double)now_ns() / 1e6;
 }
 
 int t_all_zero(const void *p, size_t n)
@@ -391,8 +390,8 @@ int t_all_zero(const void *p, size_t n)
 struct gentab *t_map_gentab(const char *path)
 {
 	char err[512];
-	struct gentab *t = gentab_open(path, GENTAB_ATTACH, GENTAB_SIZE, err,
-	                               sizeof err);
+	struct gentab *t =
+	    gentab_open(path, GENTAB_ATTACH, GENTAB_SIZE, err, sizeof err);
 	if (!t)
 		diag("%s", err);
 	return t;

@@ -61,8 +61,9 @@ static void test_rules(struct nbd_handle *h, const char *ctl,
 	/* A rule's error:EINVAL reaches the client as EINVAL, as over FUSE
 	 * (tests/fuse-daemon.t). */
 	char aerr[512];
-	int inval = ctl_request(ctl, "add inval op=write range=4M-5M "
-	                             "action=error:EINVAL",
+	int inval = ctl_request(ctl,
+	                        "add inval op=write range=4M-5M "
+	                        "action=error:EINVAL",
 	                        NULL, NULL, aerr, sizeof aerr) == 0;
 	r = nbd_pwrite(h, buf, PAGE, 4 * MiB, 0);
 	e = nbd_get_errno();

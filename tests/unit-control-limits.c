@@ -105,7 +105,7 @@ int main(void)
 
 	/* The cap: CONTROL_MAX_CONNS clients that send nothing. */
 	int idle[CONTROL_MAX_CONNS], nidle = 0;
-	uint64_t t0 = raw_now_ms();
+	uint64_t t0 = now_ms();
 	for (int i = 0; i < CONTROL_MAX_CONNS; i++)
 		if ((idle[nidle] = raw_connect(path)) >= 0)
 			nidle++;
@@ -120,7 +120,7 @@ int main(void)
 	int dropped = 0;
 	uint64_t deadline = t0 + (CONTROL_READ_TIMEOUT_S + 5) * 1000;
 	for (int i = 0; i < nidle; i++) {
-		uint64_t now = raw_now_ms();
+		uint64_t now = now_ms();
 		char *e = raw_read_all(
 		    idle[i], now < deadline ? (int)(deadline - now) : 1);
 		dropped += e && !*e;
@@ -130,7 +130,7 @@ int main(void)
 	ok(dropped == nidle,
 	   "clients that send no command are dropped (%d of %d, after %.1f "
 	   "s; read timeout %d s)",
-	   dropped, nidle, (raw_now_ms() - t0) / 1e3, CONTROL_READ_TIMEOUT_S);
+	   dropped, nidle, (now_ms() - t0) / 1e3, CONTROL_READ_TIMEOUT_S);
 	rep = raw_request(path, "help", 5000);
 	ok(raw_ok(rep), "then it serves again");
 	free(rep);
@@ -165,7 +165,7 @@ int main(void)
 
 	/* A burst of concurrent clients: all served. */
 	pthread_t th[BURST_CLIENTS];
-	t0 = raw_now_ms();
+	t0 = now_ms();
 	for (int i = 0; i < BURST_CLIENTS; i++)
 		pthread_create(&th[i], NULL, burst_client, NULL);
 	for (int i = 0; i < BURST_CLIENTS; i++)
@@ -173,8 +173,7 @@ int main(void)
 	ok(!burst_failed,
 	   "%d concurrent clients x %d requests: %d failed in %.1f s%s%s",
 	   BURST_CLIENTS, BURST_REQUESTS, (int)burst_failed,
-	   (raw_now_ms() - t0) / 1e3, burst_failed ? "; first: " : "",
-	   burst_err);
+	   (now_ms() - t0) / 1e3, burst_failed ? "; first: " : "", burst_err);
 
 	/* Shutdown with an idle client, an unread follower and an unread
 	 * dump in progress: stop wakes them all and waits for them. */
@@ -187,9 +186,9 @@ int main(void)
 	int follow = raw_send(path, "events --follow");
 	int dump = raw_send(path, "events");
 	usleep(300000);
-	t0 = raw_now_ms();
+	t0 = now_ms();
 	control_stop(c);
-	uint64_t stop_ms = raw_now_ms() - t0;
+	uint64_t stop_ms = now_ms() - t0;
 	ok(quiet >= 0 && follow >= 0 && dump >= 0 && stop_ms < 3000,
 	   "stop with busy connections returns in %.2f s", stop_ms / 1e3);
 	char *f = raw_read_all(follow, 3000);
@@ -203,9 +202,9 @@ int main(void)
 	/* The client: a server that never answers. */
 	int lfd = fake_listen(fake);
 	ctl_set_timeout(500);
-	t0 = raw_now_ms();
+	t0 = now_ms();
 	int r = ctl_request(fake, "stats", NULL, NULL, err, sizeof err);
-	uint64_t took = raw_now_ms() - t0;
+	uint64_t took = now_ms() - t0;
 	ok(lfd >= 0 && r == -1 && strstr(err, "no complete reply") &&
 	       strstr(err, fake) && took >= 450 && took < 3000,
 	   "a request to a server that never answers gives up after %.2f "

@@ -21,6 +21,7 @@
 #include "device.h"
 #include "eventlog.h"
 #include "helpers.h"
+#include "clock.h"
 
 #define WRITES 2000
 
@@ -30,13 +31,6 @@ struct run {
 	uint64_t lat_ns[WRITES * 3];
 	volatile int done;
 };
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-}
 
 /* Writes r->n blocks, each firing the rule (so each logs an event). */
 static void *writer(void *arg)
@@ -136,7 +130,7 @@ int main(void)
 	   EVENTLOG_KEEP, p99, max);
 	int dump = raw_send(sock, "events");
 	int follow = raw_send(sock, "events --follow");
-	uint64_t t0 = raw_now_ms();
+	uint64_t t0 = now_ms();
 	usleep(500000); /* both replies now wait on full socket buffers */
 	int stalled = timed_writes(&r, WRITES, 10, &p99, &max);
 	ok(dump >= 0 && follow >= 0 && !stalled && max < 1e6,
@@ -151,8 +145,7 @@ int main(void)
 	}
 	/* The server gives up on them after its write timeout: after it,
 	 * the dump ends unfinished and the follower's stream ends. */
-	uint64_t left =
-	    (CONTROL_WRITE_TIMEOUT_S + 2) * 1000 - (raw_now_ms() - t0);
+	uint64_t left = (CONTROL_WRITE_TIMEOUT_S + 2) * 1000 - (now_ms() - t0);
 	if (left < 60000)
 		usleep((useconds_t)left * 1000);
 	char *a = raw_read_all(dump, 5000);
@@ -160,7 +153,7 @@ int main(void)
 	ok(a && b && !raw_ok(a),
 	   "clients that do not read are dropped within %.1f s (write "
 	   "timeout %d s): \"events\" %s, \"events --follow\" %s",
-	   (raw_now_ms() - t0) / 1e3, CONTROL_WRITE_TIMEOUT_S,
+	   (now_ms() - t0) / 1e3, CONTROL_WRITE_TIMEOUT_S,
 	   !a          ? "still open"
 	   : raw_ok(a) ? "finished"
 	               : "cut",

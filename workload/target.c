@@ -216,12 +216,14 @@ int target_publish(struct target *t, uint64_t run, uint64_t pages,
 	size_t len =
 	    t->ctl == TARGET_CTL_SHM ? (size_t)SHMCTL_REGION_MIN : GENTAB_SIZE;
 	char why[512];
-	struct gentab *tab = gentab_open(p, GENTAB_ATTACH, len, why, sizeof why);
+	struct gentab *tab =
+	    gentab_open(p, GENTAB_ATTACH, len, why, sizeof why);
 	if (!tab) {
 		if (t->dir[0])
-			snprintf(err, errlen,
-			         "target '%s' has no usable generation table: %s",
-			         t->name, why);
+			snprintf(
+			    err, errlen,
+			    "target '%s' has no usable generation table: %s",
+			    t->name, why);
 		else
 			snprintf(err, errlen, "%s", why);
 		return -1;

@@ -368,7 +368,7 @@ int main(int argc, char **argv)
 		clock_gettime(CLOCK_REALTIME, &ts);
 		/* Below 2^53, so that JSON readers keep it exact. */
 		o->seed = mix64((uint64_t)ts.tv_sec * 1000000000ull +
-		                    (uint64_t)ts.tv_nsec) ^
+		                (uint64_t)ts.tv_nsec) ^
 		          ((uint64_t)getpid() << 16);
 		o->seed &= (1ull << 53) - 1;
 	}
