@@ -8,42 +8,6 @@
 #include "device-internal.h"
 #include "json.h"
 
-void device_release(struct device *d)
-{
-	pthread_mutex_lock(&d->stall_lock);
-	d->stalled = 0;
-	void (*fn)(void *) = d->on_release;
-	void *opaque = d->on_release_opaque;
-	pthread_mutex_unlock(&d->stall_lock);
-	device_event(d, "release", OP_COUNT, 0, 0, NULL);
-	if (fn)
-		fn(opaque);
-}
-
-void device_on_release(struct device *d, void (*fn)(void *), void *opaque)
-{
-	pthread_mutex_lock(&d->stall_lock);
-	d->on_release = fn;
-	d->on_release_opaque = opaque;
-	pthread_mutex_unlock(&d->stall_lock);
-}
-
-uint64_t device_stalled(struct device *d)
-{
-	pthread_mutex_lock(&d->stall_lock);
-	uint64_t n = d->stalled;
-	pthread_mutex_unlock(&d->stall_lock);
-	return n;
-}
-
-/* Counts a request a front end holds itself until the next release. */
-void device_stall_note(struct device *d)
-{
-	pthread_mutex_lock(&d->stall_lock);
-	d->stalled++;
-	pthread_mutex_unlock(&d->stall_lock);
-}
-
 static int same_immutables(const struct profile *a, const struct profile *b,
                            char *err, size_t errlen)
 {
@@ -205,4 +169,40 @@ void device_get_profile(struct device *d, struct profile *out)
 	pthread_rwlock_rdlock(&d->cfg_lock);
 	*out = d->live;
 	pthread_rwlock_unlock(&d->cfg_lock);
+}
+
+void device_release(struct device *d)
+{
+	pthread_mutex_lock(&d->stall_lock);
+	d->stalled = 0;
+	void (*fn)(void *) = d->on_release;
+	void *opaque = d->on_release_opaque;
+	pthread_mutex_unlock(&d->stall_lock);
+	device_event(d, "release", OP_COUNT, 0, 0, NULL);
+	if (fn)
+		fn(opaque);
+}
+
+void device_on_release(struct device *d, void (*fn)(void *), void *opaque)
+{
+	pthread_mutex_lock(&d->stall_lock);
+	d->on_release = fn;
+	d->on_release_opaque = opaque;
+	pthread_mutex_unlock(&d->stall_lock);
+}
+
+uint64_t device_stalled(struct device *d)
+{
+	pthread_mutex_lock(&d->stall_lock);
+	uint64_t n = d->stalled;
+	pthread_mutex_unlock(&d->stall_lock);
+	return n;
+}
+
+/* Counts a request a front end holds itself until the next release. */
+void device_stall_note(struct device *d)
+{
+	pthread_mutex_lock(&d->stall_lock);
+	d->stalled++;
+	pthread_mutex_unlock(&d->stall_lock);
 }

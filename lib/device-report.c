@@ -75,9 +75,8 @@ void device_reset(struct device *d)
 	eventlog_reset(d->log);
 }
 
-/* ---- Statistics: one list of fields, written in two formats ---- */
-
-/* How a field's value reads in each format. */
+/* Statistics: stats_read() below lists every field once, and both formats
+ * are written from that list. How a field's value reads in each: */
 enum field_kind {
 	FIELD_COUNT,   /* a number, the same in both */
 	FIELD_BOOL,    /* counters: 0 or 1; JSON: false or true */

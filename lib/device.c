@@ -138,7 +138,8 @@ uint64_t device_size(const struct device *d)
 	return d->prof.size;
 }
 
-/* ---- The request path ---- */
+/* The request path. Every request: device_begin, then its operation, then
+ * device_end when the front end replies. */
 
 uint64_t device_begin(struct device *d, enum dev_op op)
 {
@@ -273,7 +274,7 @@ static enum rule_action apply_rules(struct device *d, enum dev_op op,
 	return v->action;
 }
 
-/* ---- Reads ---- */
+/* Reads (before writes: a torn write reads back what it keeps). */
 
 /* Logs the read of a block whose last write the device lost or tore. */
 static void note_damaged_read(struct device *d, uint64_t blk)
@@ -363,7 +364,8 @@ int device_read(struct device *d, void *buf, size_t len, uint64_t off,
 	return 0;
 }
 
-/* ---- Writes ---- */
+/* Writes: the capture delay a front end waits before device_write, the
+ * classification of what it captured, then the store. */
 
 uint64_t device_capture_delay(struct device *d)
 {
@@ -540,8 +542,6 @@ int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
 		mark_damaged(d, buf, len, off, keep);
 	return r;
 }
-
-/* ---- Flush, trim, zero ---- */
 
 /* Flush, trim and zero share the rules' error, stall and delay. */
 static int simple_rules(struct device *d, enum dev_op op, uint64_t len,
