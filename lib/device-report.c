@@ -1,7 +1,7 @@
-/* device-report.c - what the device tells: the event log (written by the
- * request path and the live changes, read by "events") and the statistics,
- * generated in both formats ("stats" JSON, "counters" lines) from one list
- * of fields. */
+/* device-report.c - what the device tells: its event log (written by
+ * device_event() in device.c) and its statistics, in both formats ("stats"
+ * JSON, "counters" lines) generated from one list of fields, and the
+ * reset of both. */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -11,41 +11,6 @@
 #include "eventlog.h"
 #include "json.h"
 #include "store.h"
-
-/* Lines are built to whatever length they need: a write of many stamped
- * pages lists them all. */
-void device_event(struct device *d, const char *event, enum dev_op op,
-                  uint64_t off, uint64_t len, const char *detail)
-{
-	struct timespec rt;
-	clock_gettime(CLOCK_REALTIME, &rt);
-	struct jbuf b = {0};
-	jbuf_printf(&b, "{\"time\":%lld.%06ld,\"elapsed\":%.6f,\"event\":",
-	            (long long)rt.tv_sec, rt.tv_nsec / 1000,
-	            (double)(now_ns() - d->start_ns) / 1e9);
-	jbuf_str(&b, event);
-	jbuf_printf(&b,
-	            ",\"op\":\"%s\",\"offset\":%" PRIu64 ",\"length\":%" PRIu64
-	            "%s%s}",
-	            dev_op_name(op), off, len, detail && *detail ? "," : "",
-	            detail ? detail : "");
-	if (!b.failed)
-		eventlog_add(d->log, b.p);
-	free(b.p);
-}
-
-void device_event_start(struct device *d, const char *front_end)
-{
-	struct jbuf b = {0};
-	pthread_rwlock_rdlock(&d->cfg_lock);
-	jbuf_printf(&b, "\"profile\":");
-	jbuf_str(&b, d->live.name);
-	jbuf_printf(&b, ",\"seed\":%" PRIu64 ",\"front_end\":", d->live.seed);
-	pthread_rwlock_unlock(&d->cfg_lock);
-	jbuf_str(&b, front_end);
-	device_event(d, "start", OP_COUNT, 0, 0, jbuf_text(&b));
-	free(b.p);
-}
 
 void device_follow_events(struct device *d, FILE *out)
 {
@@ -105,8 +70,8 @@ struct stats {
 	struct field f[STATS_MAX];
 };
 
-static void add(struct stats *s, enum field_kind kind, const char *json,
-                const char *counter, uint64_t n, const char *text)
+static void add_field(struct stats *s, enum field_kind kind, const char *json,
+                      const char *counter, uint64_t n, const char *text)
 {
 	if (s->n == STATS_MAX)
 		return; /* cannot happen: the list below is fixed */
@@ -118,13 +83,13 @@ static void add(struct stats *s, enum field_kind kind, const char *json,
 	f->text = text;
 }
 
-static void add_op(struct stats *s, enum dev_op op, enum field_kind kind,
-                   const char *json, const char *counter, uint64_t n)
+static void add_op_field(struct stats *s, enum dev_op op, enum field_kind kind,
+                         const char *json, const char *counter, uint64_t n)
 {
 	char j[FIELD_NAME], c[FIELD_NAME];
 	snprintf(j, sizeof j, "ops.%s.%s", dev_op_name(op), json);
 	snprintf(c, sizeof c, "%s.%s", dev_op_name(op), counter);
-	add(s, kind, j, c, n, NULL);
+	add_field(s, kind, j, c, n, NULL);
 }
 
 /* The one list of the device's statistics, in the order both formats give
@@ -136,54 +101,60 @@ static void stats_read(struct device *d, struct stats *s)
 	dist_format(&p->capture, s->capture, sizeof s->capture);
 	dist_format(&p->completion, s->completion, sizeof s->completion);
 	s->n = 0;
-	add(s, FIELD_TEXT, "profile", "profile", 0, p->name);
-	add(s, FIELD_COUNT, "seed", "seed", p->seed, NULL);
-	add(s, FIELD_COUNT, "size", "size", p->size, NULL);
-	add(s, FIELD_UPTIME, "uptime", NULL, now_ns() - d->start_ns, NULL);
-	add(s, FIELD_BOOL, "advertise", "advertise", (uint64_t)p->advertise,
-	    NULL);
-	add(s, FIELD_BOOL, "require", "require", (uint64_t)p->require, NULL);
-	add(s, FIELD_TEXT, "on_violation", NULL, 0,
-	    p->on_violation == ON_ERROR_EIO ? "eio" : "log");
-	add(s, FIELD_TEXT, "checksum", NULL, 0, csum_kind_name(p->checksum));
-	add(s, FIELD_TEXT, "capture_delay", NULL, 0, s->capture);
-	add(s, FIELD_TEXT, "completion_delay", NULL, 0, s->completion);
-	add(s, FIELD_COUNT, "store_used", "store_used", store_used(d->store),
-	    NULL);
-	add(s, FIELD_COUNT, "inflight", "inflight", atomic_load(&d->inflight),
-	    NULL);
+	add_field(s, FIELD_TEXT, "profile", "profile", 0, p->name);
+	add_field(s, FIELD_COUNT, "seed", "seed", p->seed, NULL);
+	add_field(s, FIELD_COUNT, "size", "size", p->size, NULL);
+	add_field(s, FIELD_UPTIME, "uptime", NULL, now_ns() - d->start_ns,
+	          NULL);
+	add_field(s, FIELD_BOOL, "advertise", "advertise",
+	          (uint64_t)p->advertise, NULL);
+	add_field(s, FIELD_BOOL, "require", "require", (uint64_t)p->require,
+	          NULL);
+	add_field(s, FIELD_TEXT, "on_violation", NULL, 0,
+	          p->on_violation == ON_ERROR_EIO ? "eio" : "log");
+	add_field(s, FIELD_TEXT, "checksum", NULL, 0,
+	          csum_kind_name(p->checksum));
+	add_field(s, FIELD_TEXT, "capture_delay", NULL, 0, s->capture);
+	add_field(s, FIELD_TEXT, "completion_delay", NULL, 0, s->completion);
+	add_field(s, FIELD_COUNT, "store_used", "store_used",
+	          store_used(d->store), NULL);
+	add_field(s, FIELD_COUNT, "inflight", "inflight",
+	          atomic_load(&d->inflight), NULL);
 	for (int i = 0; i < OP_COUNT; i++) {
 		struct op_stats *o = &d->ops[i];
-		add_op(s, i, FIELD_COUNT, "count", "count",
-		       atomic_load(&o->count));
-		add_op(s, i, FIELD_COUNT, "bytes", "bytes",
-		       atomic_load(&o->bytes));
-		add_op(s, i, FIELD_COUNT, "errors", "errors",
-		       atomic_load(&o->errors));
-		add_op(s, i, FIELD_COUNT, "inflight", "inflight",
-		       atomic_load(&o->inflight));
-		add_op(s, i, FIELD_COUNT, "inflight_max", "inflight_max",
-		       atomic_load(&o->inflight_max));
-		add_op(s, i, FIELD_LATENCY, "latency_us.p50", "p50_us",
-		       hist_percentile(&o->latency, 50));
-		add_op(s, i, FIELD_LATENCY, "latency_us.p99", "p99_us",
-		       hist_percentile(&o->latency, 99));
-		add_op(s, i, FIELD_LATENCY, "latency_us.max", "max_us",
-		       atomic_load(&o->latency.max));
+		add_op_field(s, i, FIELD_COUNT, "count", "count",
+		             atomic_load(&o->count));
+		add_op_field(s, i, FIELD_COUNT, "bytes", "bytes",
+		             atomic_load(&o->bytes));
+		add_op_field(s, i, FIELD_COUNT, "errors", "errors",
+		             atomic_load(&o->errors));
+		add_op_field(s, i, FIELD_COUNT, "inflight", "inflight",
+		             atomic_load(&o->inflight));
+		add_op_field(s, i, FIELD_COUNT, "inflight_max", "inflight_max",
+		             atomic_load(&o->inflight_max));
+		add_op_field(s, i, FIELD_LATENCY, "latency_us.p50", "p50_us",
+		             hist_percentile(&o->latency, 50));
+		add_op_field(s, i, FIELD_LATENCY, "latency_us.p99", "p99_us",
+		             hist_percentile(&o->latency, 99));
+		add_op_field(s, i, FIELD_LATENCY, "latency_us.max", "max_us",
+		             atomic_load(&o->latency.max));
 	}
 	for (int c = 0; c < STAMP_NCLASSES; c++) {
 		char key[FIELD_NAME];
 		snprintf(key, sizeof key, "capture.%s", stamp_class_name(c));
-		add(s, FIELD_COUNT, key, key, atomic_load(&d->classes[c]),
-		    NULL);
+		add_field(s, FIELD_COUNT, key, key, atomic_load(&d->classes[c]),
+		          NULL);
 	}
-	add(s, FIELD_COUNT, "violations", "violations",
-	    atomic_load(&d->violations), NULL);
-	add(s, FIELD_COUNT, "checksum_errors", "checksum_errors",
-	    atomic_load(&d->checksum_errors), NULL);
-	add(s, FIELD_COUNT, "faults", "faults", atomic_load(&d->faults), NULL);
-	add(s, FIELD_COUNT, "stalled", "stalled", device_stalled(d), NULL);
-	add(s, FIELD_COUNT, "events", "events", eventlog_count(d->log), NULL);
+	add_field(s, FIELD_COUNT, "violations", "violations",
+	          atomic_load(&d->violations), NULL);
+	add_field(s, FIELD_COUNT, "checksum_errors", "checksum_errors",
+	          atomic_load(&d->checksum_errors), NULL);
+	add_field(s, FIELD_COUNT, "faults", "faults", atomic_load(&d->faults),
+	          NULL);
+	add_field(s, FIELD_COUNT, "stalled", "stalled", device_stalled(d),
+	          NULL);
+	add_field(s, FIELD_COUNT, "events", "events", eventlog_count(d->log),
+	          NULL);
 }
 
 /* "key value" lines. */

@@ -2,7 +2,8 @@
  * path, top to bottom in the order a request meets it: device_begin, the
  * rules and the reads, the writes (capture classification, stores, torn
  * and lost writes), flush, trim and zero, device_end. Live changes are in
- * device-live.c, statistics and the event log in device-report.c. */
+ * device-live.c, statistics and reading the event log in device-report.c;
+ * every event line is written here, by device_event(). */
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -136,6 +137,41 @@ const struct profile *device_profile(const struct device *d)
 uint64_t device_size(const struct device *d)
 {
 	return d->prof.size;
+}
+
+/* Lines are built to whatever length they need: a write of many stamped
+ * pages lists them all. */
+void device_event(struct device *d, const char *event, enum dev_op op,
+                  uint64_t off, uint64_t len, const char *detail)
+{
+	struct timespec rt;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	struct jbuf b = {0};
+	jbuf_printf(&b, "{\"time\":%lld.%06ld,\"elapsed\":%.6f,\"event\":",
+	            (long long)rt.tv_sec, rt.tv_nsec / 1000,
+	            (double)(now_ns() - d->start_ns) / 1e9);
+	jbuf_str(&b, event);
+	jbuf_printf(&b,
+	            ",\"op\":\"%s\",\"offset\":%" PRIu64 ",\"length\":%" PRIu64
+	            "%s%s}",
+	            dev_op_name(op), off, len, detail && *detail ? "," : "",
+	            detail ? detail : "");
+	if (!b.failed)
+		eventlog_add(d->log, b.p);
+	free(b.p);
+}
+
+void device_event_start(struct device *d, const char *front_end)
+{
+	struct jbuf b = {0};
+	pthread_rwlock_rdlock(&d->cfg_lock);
+	jbuf_printf(&b, "\"profile\":");
+	jbuf_str(&b, d->live.name);
+	jbuf_printf(&b, ",\"seed\":%" PRIu64 ",\"front_end\":", d->live.seed);
+	pthread_rwlock_unlock(&d->cfg_lock);
+	jbuf_str(&b, front_end);
+	device_event(d, "start", OP_COUNT, 0, 0, jbuf_text(&b));
+	free(b.p);
 }
 
 /* The request path. Every request: device_begin, then its operation, then
