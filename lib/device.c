@@ -139,8 +139,9 @@ uint64_t device_size(const struct device *d)
 	return d->prof.size;
 }
 
-/* Lines are built to whatever length they need: a write of many stamped
- * pages lists them all. */
+/* Writes every line of the event log: the request path's, the live
+ * changes' and the front ends'. Lines are built to whatever length they
+ * need: a write of many stamped pages lists them all. */
 void device_event(struct device *d, const char *event, enum dev_op op,
                   uint64_t off, uint64_t len, const char *detail)
 {
