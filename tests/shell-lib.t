@@ -10,6 +10,7 @@ plan 24
 T=$SWAPEMU_RUN_DIR
 L=$TOP/lib/sh/common.sh
 pids=()
+# shellcheck disable=SC2016 # expanded when the cleanup runs
 on_cleanup 'kill -KILL "${pids[@]}" 2>/dev/null'
 
 # Runs "CODE" in a fresh bash that sourced the library; prints its stderr
@@ -47,7 +48,7 @@ fi
 # stop_pid: TERM first; a process that ignores it is killed after SECONDS.
 sleep 30 &
 p=$!
-pids+=($p)
+pids+=("$p")
 disown $p
 t0=$EPOCHREALTIME
 stop_pid "$p" 3
@@ -55,7 +56,7 @@ t=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 ! pid_alive "$p"; ok $? "stop_pid stops a process that takes SIGTERM, in $t s"
 bash -c 'trap "" TERM; echo ready; while :; do sleep 0.1; done' >"$T/ready" &
 p=$!
-pids+=($p)
+pids+=("$p")
 disown $p
 for _ in $(seq 50); do [ -s "$T/ready" ] && break; sleep 0.1; done
 t0=$EPOCHREALTIME
@@ -67,7 +68,7 @@ check "stop_pid with no pid does nothing" stop_pid ""
 
 # A zombie is not alive: the child of a process that never waits.
 bash -c 'sleep 0.1 & echo $! >"$1"; exec sleep 30' sh "$T/zpid" &
-pids+=($!)
+pids+=("$!")
 disown $!
 sleep 0.5
 z=$(cat "$T/zpid")
@@ -77,7 +78,7 @@ pid_alive $$; ok $? "pid_alive: this shell is"
 
 # live_pid: the pid in a file, only if the process is the program named.
 sleep 30 &
-pids+=($!)
+pids+=("$!")
 disown $!
 echo $! >"$T/pidfile"
 check "live_pid finds the program" test "$(live_pid "$T/pidfile" sleep)" = $!
