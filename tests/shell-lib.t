@@ -6,7 +6,7 @@
 # Attaches nothing.
 . "$(dirname "$0")/lib.sh"
 requires python3
-plan 24
+plan 25
 T=$SWAPEMU_RUN_DIR
 L=$TOP/lib/sh/common.sh
 pids=()
@@ -65,6 +65,22 @@ t=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
 ! pid_alive "$p"; ok $? "stop_pid kills a process that ignores SIGTERM"
 check "and waits SECONDS before the KILL ($t s)" awk -v t="$t" 'BEGIN { exit !(t >= 0.9 && t < 4) }'
 check "stop_pid with no pid does nothing" stop_pid ""
+# A daemon's parent reaps it a moment after it died: stop_pid waits for
+# that, so that its pid is gone (here the parent reaps after 1 s).
+python3 -c 'import os, sys, time
+pid = os.fork()
+if pid == 0:
+    os.execvp("sleep", ["sleep", "30"])
+open(sys.argv[1], "w").write("%d\n" % pid)
+time.sleep(1)
+os.waitpid(pid, 0)
+time.sleep(30)' "$T/rpid" &
+pids+=("$!")
+disown $!
+for _ in $(seq 50); do [ -s "$T/rpid" ] && break; sleep 0.1; done
+p=$(cat "$T/rpid")
+stop_pid "$p"
+! kill -0 "$p" 2>/dev/null; ok $? "stop_pid returns once the parent has reaped it"
 
 # A zombie is not alive: the child of a process that never waits.
 bash -c 'sleep 0.1 & echo $! >"$1"; exec sleep 30' sh "$T/zpid" &
@@ -81,6 +97,7 @@ sleep 30 &
 pids+=("$!")
 disown $!
 echo $! >"$T/pidfile"
+for _ in $(seq 50); do [[ $(readlink "/proc/$!/exe") == */sleep ]] && break; sleep 0.1; done
 check "live_pid finds the program" test "$(live_pid "$T/pidfile" sleep)" = $!
 check "live_pid ignores another program and a missing file" \
 	test "$(live_pid "$T/pidfile" swapemu-fuse)$(live_pid "$T/none" sleep)" = ""

@@ -57,19 +57,32 @@ live_pid() { # FILE PROGRAM
 	return 0
 }
 
-# TERM, wait up to SECONDS (default 5) for it to go, then KILL and wait up
-# to 2 s more. Does not reap it. An empty PID is nothing to do.
+# TERM, wait up to SECONDS (default 5) for it to die, then KILL and wait up
+# to 2 s more. Then wait (up to 2 s) until its parent has reaped it, so that
+# its pid is gone when this returns: a daemon's parent is init or a waiting
+# shell. Not for a zombie that still has a thread (stuck in a FUSE request,
+# see pid_alive): only its daemon's end frees that one. Does not reap it.
 stop_pid() { # PID [SECONDS]
-	local pid=$1 i
-	[ -n "$pid" ] && pid_alive "$pid" || return 0
-	kill -TERM "$pid" 2>/dev/null || true
-	for ((i = 0; i < ${2:-5} * 10; i++)); do
-		pid_alive "$pid" || return 0
-		sleep 0.1
-	done
-	kill -KILL "$pid" 2>/dev/null || true
+	local pid=$1 i tasks
+	[ -n "$pid" ] || return 0
+	if pid_alive "$pid"; then
+		kill -TERM "$pid" 2>/dev/null || true
+		for ((i = 0; i < ${2:-5} * 10; i++)); do
+			pid_alive "$pid" || break
+			sleep 0.1
+		done
+	fi
+	if pid_alive "$pid"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		for ((i = 0; i < 20; i++)); do
+			pid_alive "$pid" || break
+			sleep 0.1
+		done
+	fi
 	for ((i = 0; i < 20; i++)); do
-		pid_alive "$pid" || return 0
+		[ -d "/proc/$pid" ] || return 0
+		tasks=("/proc/$pid/task"/*)
+		[ ${#tasks[@]} -le 1 ] || return 0
 		sleep 0.1
 	done
 	return 0
