@@ -224,10 +224,17 @@ compare: all
 format:
 	clang-format -i $(wildcard common/*.[ch] lib/*.[ch] fusefs/*.[ch] workload/*.[ch] tests/*.[ch] nbdplugin/*.c ctl/*.c man/*.c vm/*.c bench/*.c fuzz/*.c)
 
+# The programs go to libexec, the sourced shell files to share (as laid out
+# in the tree); the installed swapemu is told where both are.
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/swapemu
 	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/libexec/swapemu/
-	sed 's|^SWAPEMU_LIBEXEC=.*|SWAPEMU_LIBEXEC=$${SWAPEMU_LIBEXEC:-$(PREFIX)/libexec/swapemu}|' swapemu > $(DESTDIR)$(PREFIX)/bin/swapemu
+	install -d $(DESTDIR)$(PREFIX)/share/swapemu/lib/sh $(DESTDIR)$(PREFIX)/share/swapemu/tools
+	install -m 644 lib/sh/common.sh $(DESTDIR)$(PREFIX)/share/swapemu/lib/sh/
+	install -m 644 tools/serve.sh $(DESTDIR)$(PREFIX)/share/swapemu/tools/
+	sed -e 's|^SWAPEMU_LIBEXEC=.*|SWAPEMU_LIBEXEC=$${SWAPEMU_LIBEXEC:-$(PREFIX)/libexec/swapemu}|' \
+		-e 's|^SWAPEMU_SHARE=.*|SWAPEMU_SHARE=$${SWAPEMU_SHARE:-$(PREFIX)/share/swapemu}|' \
+		swapemu > $(DESTDIR)$(PREFIX)/bin/swapemu
 	chmod 755 $(DESTDIR)$(PREFIX)/bin/swapemu
 
 clean:

@@ -5,6 +5,8 @@
 TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 SWAPEMU=$TOP/swapemu
 BUILD=${BUILD:-$TOP/build}
+# The helpers the scripts share: json_num, stop_pid, live_pid, ...
+. "$TOP/lib/sh/common.sh"
 export SWAPEMU_RUN_DIR=$(mktemp -d /tmp/swapemu-test.XXXXXX)
 _tap_n=0
 _tap_fail=0
@@ -66,10 +68,6 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-# json_num KEY: the number (or true/false/null) a flat JSON object on stdin
-# gives KEY.
-json_num() { grep -o "\"$1\": *[-0-9.a-z]*" | head -1 | sed 's/.*: *//'; }
 
 # Page numbers, sorted and unique, from the "pages":[...] of the device
 # events on stdin.

@@ -1,6 +1,7 @@
 # tools/serve.sh - 'swapemu serve': one target served over NBD on TCP, for a
 # test machine elsewhere (QEMU, qemu-nbd, libnbd), with TLS-PSK required
-# unless --no-tls. Sourced by the swapemu script, whose helpers it uses.
+# unless --no-tls. Sourced by the swapemu script, whose helpers (and those
+# of lib/sh/common.sh) it uses.
 
 serve_usage() {
 	cat <<'EOF'
@@ -106,7 +107,7 @@ EOF
 }
 
 cmd_serve() {
-	local profile='' name='' listen='' psk='' tls=1 daemon='' sets=() args=() tlsargs=()
+	local profile='' name='' listen='' psk='' tls=1 daemon='' sets=() tlsargs=()
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--profile | -p) profile=${2:?--profile needs a file}; shift 2 ;;
@@ -155,9 +156,6 @@ cmd_serve() {
 	cp "$profile" "$dir/profile.conf"
 	printf '%s\n' "$eff" >"$dir/effective.conf"
 	echo serve >"$dir/front-end"
-	local s
-	# The plugin takes profile overrides as SECTION.KEY=VALUE parameters.
-	for s in "${sets[@]}"; do args+=("$s"); done
 	if [ -n "$tls" ]; then
 		if [ -z "$psk" ]; then
 			psk=$dir/keys.psk
@@ -167,16 +165,15 @@ cmd_serve() {
 	else
 		tlsargs=(--tls=off)
 	fi
+	# The plugin takes profile overrides as SECTION.KEY=VALUE parameters.
+	nbdkit_plugin_args "$dir" "$profile" mlock=yes "${sets[@]}"
 	local nbdkit_args=(--ipaddr "$addr" --port "$port" --pidfile "$dir/pid" --threads 32 "${tlsargs[@]}"
-		"$(bin nbdkit-swapemu-plugin.so)" profile="$(readlink -f "$profile")"
-		control="$dir/control.sock" gentab="$dir/gentab" events="$dir/events.jsonl" mlock=yes
-		"${args[@]}")
+		"${NBDKIT_PLUGIN_ARGS[@]}")
 	if [ -n "$daemon" ]; then
 		nbdkit_background "$dir/daemon.log" "${nbdkit_args[@]}"
 	else
-		# Our child: it dies with us, even on SIGKILL (--exit-with-parent).
-		setsid nbdkit -f --log=stderr --exit-with-parent "${nbdkit_args[@]}" \
-			</dev/null >"$dir/daemon.log" 2>&1 &
+		# Our child: it dies with us, even on SIGKILL.
+		nbdkit_child "$dir/daemon.log" "${nbdkit_args[@]}"
 	fi
 	local pid=$!
 	wait_ready "$dir" "$pid" || { show_log "$dir"; false; }
