@@ -13,7 +13,7 @@ plan 10
 R=$SWAPEMU_RUN_DIR
 decoys=()
 long=$(mktemp -d /tmp/swapemu-long.XXXXXX)
-trap 'kill "${decoys[@]}" 2>/dev/null; cleanup; rm -rf "$long"' EXIT
+trap 'for p in "${decoys[@]}"; do pkill -P "$p"; kill "$p"; done 2>/dev/null; cleanup; rm -rf "$long"' EXIT
 
 # A run directory as a crashed target leaves it, its pid file naming PID.
 fake_target() { # NAME PID
@@ -22,9 +22,11 @@ fake_target() { # NAME PID
 	echo "$2" >"$R/$1/pid"
 }
 
-bash -c 'sleep 300; :' swapemu-fuse &
+# Their output goes nowhere, so that a leftover sleep cannot hold prove's
+# pipe open after the test ends.
+bash -c 'sleep 300; :' swapemu-fuse >/dev/null 2>&1 </dev/null &
 decoys+=($!)
-(exec -a swapemu-fuse sleep 300) &
+(exec -a swapemu-fuse sleep 300) >/dev/null 2>&1 </dev/null &
 decoys+=($!)
 sleep 0.2
 for i in 0 1; do
