@@ -74,6 +74,8 @@ PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN) $(
 MANPAGE := $(if $(PLUGIN),$(if $(shell command -v pod2man),$(BUILD)/nbdkit-swapemu-plugin.1))
 # swapemu.conf(5), its key list generated from the profile key table.
 MANPAGE += $(if $(shell command -v pod2man),$(BUILD)/swapemu.conf.5)
+# swapemu(1) (every command) and swapemu-fuse(8).
+MANPAGE += $(if $(shell command -v pod2man),$(BUILD)/swapemu.1 $(BUILD)/swapemu-fuse.8)
 
 .SECONDARY:
 .PHONY: all deps check check-unit check-vm check-san demo compare clean install format soak fuzz bench bench-progs
@@ -141,6 +143,29 @@ $(BUILD)/swapemu.conf.pod: man/swapemu.conf.pod $(BUILD)/profile-keys
 
 $(BUILD)/swapemu.conf.5: $(BUILD)/swapemu.conf.pod
 	pod2man --section=5 --center=swapemu --release=swapemu --name=swapemu.conf $< $@
+
+# podchecker without its 'syntax OK' line; any error or warning fails.
+PODCHECK = sh -c 'out=$$(podchecker -warnings "$$1" 2>&1); rc=$$?; \
+	case "$$out" in *ERROR*|*WARNING*) rc=1 ;; esac; \
+	[ $$rc = 0 ] || { echo "$$out" >&2; exit 1; }' podcheck
+
+$(BUILD)/swapemu.1: man/swapemu.pod
+	@mkdir -p $(dir $@)
+	@$(PODCHECK) $<
+	pod2man --section=1 --center=swapemu --release=swapemu --name=swapemu $< $@
+
+$(BUILD)/swapemu-fuse.8: fusefs/swapemu-fuse.pod
+	@mkdir -p $(dir $@)
+	@$(PODCHECK) $<
+	pod2man --section=8 --center=swapemu --release=swapemu --name=swapemu-fuse $< $@
+
+# The man pages, each in its section's directory.
+.PHONY: install-man
+MANDIR ?= $(PREFIX)/share/man
+install-man: $(MANPAGE)
+	for m in $(MANPAGE); do s=$${m##*.}; install -d $(DESTDIR)$(MANDIR)/man$$s && \
+		install -m 644 $$m $(DESTDIR)$(MANDIR)/man$$s/ || exit 1; done
+install: install-man
 
 $(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(TEST_HELPERS) $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lnbd -luring
