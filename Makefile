@@ -33,7 +33,8 @@ DEPS := \
 	/usr/bin/stress-ng:stress-ng \
 	/usr/bin/clang:clang \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev \
-	/usr/bin/fio:fio
+	/usr/bin/fio:fio \
+	/usr/bin/man:man-db
 MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
 
 SWAPEMU_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC \
@@ -251,12 +252,19 @@ format:
 
 # The programs go to libexec, the sourced shell files to share (as laid out
 # in the tree); the installed swapemu is told where both are.
+# bin/swapemu; the programs in libexec/swapemu (the guest's tools in its
+# vm/); the scripts, profiles and the VM runner in share/swapemu, laid out
+# as in the tree; the man pages (install-man).
+SHARE_FILES := lib/sh/common.sh tools/serve.sh tools/compare tools/compare-validate \
+	tools/compare-schema.json tools/demo vm/swapemu-vm vm/init vm/reap-run \
+	vm/kernel-findings.sh vm/kernel.config vm/README.md $(wildcard configs/*.conf)
 install: all
-	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/swapemu
-	install -m 755 $(PROGRAMS) $(DESTDIR)$(PREFIX)/libexec/swapemu/
-	install -d $(DESTDIR)$(PREFIX)/share/swapemu/lib/sh $(DESTDIR)$(PREFIX)/share/swapemu/tools
-	install -m 644 lib/sh/common.sh $(DESTDIR)$(PREFIX)/share/swapemu/lib/sh/
-	install -m 644 tools/serve.sh $(DESTDIR)$(PREFIX)/share/swapemu/tools/
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/swapemu/vm
+	install -m 755 $(filter-out $(VM_TOOLS),$(PROGRAMS)) $(DESTDIR)$(PREFIX)/libexec/swapemu/
+	$(if $(VM_TOOLS),install -m 755 $(VM_TOOLS) $(DESTDIR)$(PREFIX)/libexec/swapemu/vm/)
+	for f in $(SHARE_FILES); do \
+		install -D -m $$(if [ -x $$f ]; then echo 755; else echo 644; fi) \
+			$$f $(DESTDIR)$(PREFIX)/share/swapemu/$$f || exit 1; done
 	sed -e 's|^SWAPEMU_LIBEXEC=.*|SWAPEMU_LIBEXEC=$${SWAPEMU_LIBEXEC:-$(PREFIX)/libexec/swapemu}|' \
 		-e 's|^SWAPEMU_SHARE=.*|SWAPEMU_SHARE=$${SWAPEMU_SHARE:-$(PREFIX)/share/swapemu}|' \
 		swapemu > $(DESTDIR)$(PREFIX)/bin/swapemu
