@@ -172,7 +172,7 @@ $(BUILD)/tests/%.t: $(BUILD)/tests/%.o $(TEST_HELPERS) $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS) -lnbd -luring
 
 # Unit tests first (fast, no root), then the system tests against the kernel.
-PROVE := prove --exec tests/tap-run
+PROVE := prove --timer --exec tests/tap-run
 check: all
 	$(PROVE) $(addprefix ./,$(UNIT_TESTS) $(filter-out $(UNIT_TESTS),$(C_TESTS))) \
 		$(sort $(wildcard ./tests/*.t))
