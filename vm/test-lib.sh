@@ -44,11 +44,6 @@ require_vm_env() {
 	esac
 }
 
-# json_s KEY: the string a JSON object on stdin gives KEY (first match).
-json_s() {
-	grep -o "\"$1\":\"\([^\"\\\\]\|\\\\.\)*\"" | head -1 | sed "s/^\"$1\":\"//; s/\"\$//"
-}
-
 # vm_run NAME ARGS...: runs swapemu vm with its results in $VM_OUT/NAME;
 # sets VM_RC, VM_REPORT (report.json) and VM_TORTURE (the workload's JSON).
 vm_run() {

@@ -62,7 +62,10 @@ live_pid() { # FILE PROGRAM
 # its pid is gone when this returns: a daemon's parent is init or a waiting
 # shell. Not for a zombie that still has a thread (stuck in a FUSE request,
 # see pid_alive): only its daemon's end frees that one. Does not reap it.
-stop_pid() { # PID [SECONDS]
+# stop_pid PID [SECONDS [noreap]]: TERM, then KILL after SECONDS (default 5);
+# then, unless noreap (the caller is the parent and reaps it itself), a
+# short wait for the parent to reap it.
+stop_pid() { # PID [SECONDS [noreap]]
 	local pid=$1 i tasks
 	[ -n "$pid" ] || return 0
 	if pid_alive "$pid"; then
@@ -79,6 +82,7 @@ stop_pid() { # PID [SECONDS]
 			sleep 0.1
 		done
 	fi
+	[ "${3:-}" != noreap ] || return 0
 	for ((i = 0; i < 20; i++)); do
 		[ -d "/proc/$pid" ] || return 0
 		tasks=("/proc/$pid/task"/*)
