@@ -3,6 +3,7 @@
  * findings and the verdict (see harness.h). */
 #include <errno.h>
 #include <inttypes.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,6 +110,43 @@ static bool wait_rounds_done(struct harness *h)
 	                         : true;
 }
 
+/* Swap-in latency, as the workload sees it: the time of the first read of
+ * a page whose fault must read the device. That is a page still swapped
+ * out (its PTE a swap entry, pm) and not in the swap cache right before
+ * the read (mincore): a page that an earlier fault's readahead brought in
+ * is a cache hit and not timed (a readahead still in flight counts as a
+ * hit too). Returns whether to time page i's read. */
+static bool needs_device_read(struct harness *h, uint64_t i, uint64_t pm)
+{
+	unsigned char in_cache;
+	if (!pm_swapped(pm))
+		return false;
+	if (mincore(h_page(h, i), PS, &in_cache))
+		return false;
+	if (in_cache & 1) {
+		h->sr->swapin.cache_hits++;
+		h->r->swapin.cache_hits++;
+		return false;
+	}
+	return true;
+}
+
+static void swapin_record(struct harness *h, uint64_t ns)
+{
+	hist_record(&h->swapin_hist, ns);
+	hist_record(&h->r->swapin_hist, ns);
+}
+
+/* The p50, p99, max and count of a histogram of swap-ins. */
+static void swapin_summary(const struct histogram *hist,
+                           struct swapin_latency *s)
+{
+	s->count = atomic_load(&hist->count);
+	s->p50 = hist_percentile(hist, 50);
+	s->p99 = hist_percentile(hist, 99);
+	s->max = atomic_load(&hist->max);
+}
+
 /* The final check of the scenario's region: everything out without
  * rewriting, wait for the writeback and the device, drop the swap cache,
  * read every page back. Returns the device's idleness. */
@@ -178,8 +216,12 @@ static bool verify(struct harness *h)
 	for (uint64_t i = 0; i < N; i++) {
 		if (h->dead[i])
 			continue; /* already counted */
+		bool timed = needs_device_read(h, i, pm[i]);
+		uint64_t t = now_ns();
 		if (h_read_page(h, i, buf))
 			continue;
+		if (timed)
+			swapin_record(h, now_ns() - t);
 		if (h_check_copy(h, i, buf))
 			r->verified++;
 	}
@@ -341,8 +383,11 @@ void h_run_scenario(struct harness *h, const struct scenario *s, unsigned index)
 	uint64_t t0 = now_ns();
 	h->t0 = t0;
 	h->swapouts0 = swapouts;
+	hist_reset(&h->swapin_hist);
 
 	s->run(h);
+	sr->main_seconds = (double)(now_ns() - t0) / 1e9;
+	r->main_seconds += sr->main_seconds;
 	h_restore_files(); /* KSM and THP knobs back before the check */
 	h_device_mark(h);
 	bool idle = h->idle;
@@ -357,6 +402,8 @@ void h_run_scenario(struct harness *h, const struct scenario *s, unsigned index)
 	kmsg_collect(on_finding, h);
 
 	sr->seconds = (double)(now_ns() - t0) / 1e9;
+	swapin_summary(&h->swapin_hist, &sr->swapin);
+	swapin_summary(&r->swapin_hist, &r->swapin);
 	sr->swapouts = r->swapouts - swapouts;
 	sr->lost = r->lost - lost;
 	sr->corrupt = r->corrupt - corrupt;
