@@ -15,7 +15,6 @@
 #include <stdint.h>
 
 #include "cgroup.h"
-#include "histogram.h"
 #include "result.h"
 #include "stamp.h"
 #include "target.h"
@@ -46,7 +45,6 @@ struct harness {
 	char *c0;               /* the device's counters at the start */
 	bool dev_done;          /* h_device_mark() was called */
 	bool idle;              /* the device was idle at the mark */
-	struct histogram swapin_hist; /* this scenario's swap-ins, ns */
 };
 
 /* Setup and teardown of the whole run (torture.c). */

@@ -3,7 +3,6 @@
  * findings and the verdict (see harness.h). */
 #include <errno.h>
 #include <inttypes.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -131,20 +130,22 @@ static bool needs_device_read(struct harness *h, uint64_t i, uint64_t pm)
 	return true;
 }
 
-static void swapin_record(struct harness *h, uint64_t ns)
+static int cmp_u64(const void *a, const void *b)
 {
-	hist_record(&h->swapin_hist, ns);
-	hist_record(&h->r->swapin_hist, ns);
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
 }
 
-/* The p50, p99, max and count of a histogram of swap-ins. */
-static void swapin_summary(const struct histogram *hist,
-                           struct swapin_latency *s)
+/* Exact p50, p99 (nearest rank) and max of n samples (sorted here). */
+static void swapin_summary(uint64_t *ns, uint64_t n, struct swapin_latency *s)
 {
-	s->count = atomic_load(&hist->count);
-	s->p50 = hist_percentile(hist, 50);
-	s->p99 = hist_percentile(hist, 99);
-	s->max = atomic_load(&hist->max);
+	s->count = n;
+	if (!n)
+		return;
+	qsort(ns, n, sizeof *ns, cmp_u64);
+	s->p50 = ns[(n * 50 + 99) / 100 - 1];
+	s->p99 = ns[(n * 99 + 99) / 100 - 1];
+	s->max = ns[n - 1];
 }
 
 /* The final check of the scenario's region: everything out without
@@ -212,6 +213,13 @@ static bool verify(struct harness *h)
 		stamp_fill(h_page(h, 2), h->run, h->idx[2], h->seq[2] - 1);
 	}
 
+	/* The run's samples grow by at most N; this scenario's are its tail. */
+	uint64_t *lat =
+	    realloc(r->swapin_ns, (r->nswapin_ns + N + 1) * sizeof *lat);
+	if (!lat)
+		h_fail_exit("out of memory");
+	r->swapin_ns = lat;
+	uint64_t *mine = lat + r->nswapin_ns, nmine = 0;
 	uint64_t buf[STAMP_WORDS];
 	for (uint64_t i = 0; i < N; i++) {
 		if (h->dead[i])
@@ -221,12 +229,16 @@ static bool verify(struct harness *h)
 		if (h_read_page(h, i, buf))
 			continue;
 		if (timed)
-			swapin_record(h, now_ns() - t);
+			mine[nmine++] = now_ns() - t;
 		if (h_check_copy(h, i, buf))
 			r->verified++;
 	}
 	read_vmstat(&in1, &out);
 	r->swapins += in1 - in0;
+	swapin_summary(mine, nmine, &h->sr->swapin);
+	r->nswapin_ns += nmine;
+	/* Sorting the whole run's keeps it cheap: mostly sorted already. */
+	swapin_summary(r->swapin_ns, r->nswapin_ns, &r->swapin);
 	if (r->dev.present)
 		idle = target_wait_idle(h->t, now_ns() + IDLE_TIMEOUT_NS,
 		                        h->stop) &&
@@ -383,7 +395,6 @@ void h_run_scenario(struct harness *h, const struct scenario *s, unsigned index)
 	uint64_t t0 = now_ns();
 	h->t0 = t0;
 	h->swapouts0 = swapouts;
-	hist_reset(&h->swapin_hist);
 
 	s->run(h);
 	sr->main_seconds = (double)(now_ns() - t0) / 1e9;
@@ -402,8 +413,6 @@ void h_run_scenario(struct harness *h, const struct scenario *s, unsigned index)
 	kmsg_collect(on_finding, h);
 
 	sr->seconds = (double)(now_ns() - t0) / 1e9;
-	swapin_summary(&h->swapin_hist, &sr->swapin);
-	swapin_summary(&r->swapin_hist, &r->swapin);
 	sr->swapouts = r->swapouts - swapouts;
 	sr->lost = r->lost - lost;
 	sr->corrupt = r->corrupt - corrupt;

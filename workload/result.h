@@ -7,8 +7,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "histogram.h"
-
 #define TORTURE_MAX_DAMAGED 1024
 #define TORTURE_MAX_FINDINGS 32
 #define TORTURE_MAX_SCENARIOS 16
@@ -92,7 +90,8 @@ struct torture_result {
 	uint64_t rounds, batches;
 	double seconds;
 	double main_seconds; /* the scenarios' rounds alone (swapout_mib_s) */
-	struct histogram swapin_hist; /* ns, over all scenarios */
+	uint64_t *swapin_ns,
+	    nswapin_ns; /* every timed swap-in, all scenarios */
 	struct swapin_latency swapin;
 	uint64_t swapouts, not_swapped, under_writeback, final_swapouts;
 	uint64_t copied, copied_under_writeback, writeback_race;
