@@ -21,14 +21,24 @@ run_torture() {
 	"$SWAPEMU" detach "$name" >/dev/null
 }
 # py JSON EXPR: evaluates EXPR with the report as t (exit status: EXPR false).
-py() { "$PY" -c "import json,sys; t=json.loads(sys.argv[1]); l=t['swapin_latency_us']; s=t['scenarios'][0]; exit(not ($2))" "$1"; }
+# A report that is not JSON or lacks a key fails the check, with one line.
+py() {
+	"$PY" -c "import json,sys
+try:
+    t=json.loads(sys.argv[1]); l=t['swapin_latency_us']; s=t['scenarios'][0]; r=$2
+except Exception as e:
+    print('# bad report:', repr(e)); r=False
+exit(not r)" "$1"
+}
+# swapin REPORT: its swapin_latency_us, for the messages.
+swapin() { "$PY" -c "import json,sys; print(json.loads(sys.argv[1])['swapin_latency_us'])" "$1" 2>/dev/null; }
 
 fast=$(run_torture nodelay --set delay.capture=0)
 ok $? "torture on stable.conf with delay.capture=0"
 diag "$fast"
 check "swapin_latency_us has p50, p99, max, count; main_seconds and swapout_mib_s are there" \
 	py "$fast" "set(l) >= {'p50','p99','max','count'} and t['main_seconds'] > 0 and t['swapout_mib_s'] > 0"
-check "some reads waited for the device ($("$PY" -c "import json,sys; print(json.loads(sys.argv[1])['swapin_latency_us'])" "$fast"))" \
+check "some reads waited for the device ($(swapin "$fast"))" \
 	py "$fast" "l['count'] > 0"
 check "p50 <= p99 <= max" py "$fast" "0 < l['p50'] <= l['p99'] <= l['max']"
 check "timed reads are real swap-ins: count <= pswpin delta ($(json_num swapins <<<"$fast"))" \
@@ -40,6 +50,6 @@ check "the scenario reports the same figures" \
 check "without a capture delay, swap-in p50 is below $DELAY_US us" py "$fast" "l['p50'] < $DELAY_US"
 
 slow=$(run_torture delayed --set delay.capture=20ms)
-diag "delay.capture=20ms: swapin_latency_us $("$PY" -c "import json,sys; print(json.loads(sys.argv[1])['swapin_latency_us'])" "$slow")"
+diag "delay.capture=20ms: swapin_latency_us $(swapin "$slow")"
 check "with delay.capture=20ms, swap-in p50 is above $DELAY_US us" py "$slow" "l['count'] > 0 and l['p50'] > $DELAY_US"
 done_testing
