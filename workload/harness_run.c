@@ -237,7 +237,7 @@ static bool verify(struct harness *h)
 	r->swapins += in1 - in0;
 	swapin_summary(mine, nmine, &h->sr->swapin);
 	r->nswapin_ns += nmine;
-	/* Sorting the whole run's keeps it cheap: mostly sorted already. */
+	/* At most a region's pages per scenario: sorting all again is cheap. */
 	swapin_summary(r->swapin_ns, r->nswapin_ns, &r->swapin);
 	if (r->dev.present)
 		idle = target_wait_idle(h->t, now_ns() + IDLE_TIMEOUT_NS,

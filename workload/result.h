@@ -90,8 +90,9 @@ struct torture_result {
 	uint64_t rounds, batches;
 	double seconds;
 	double main_seconds; /* the scenarios' rounds alone (swapout_mib_s) */
-	uint64_t *swapin_ns,
-	    nswapin_ns; /* every timed swap-in, all scenarios */
+	/* Every timed swap-in of the run, ns (swapin: their summary). */
+	uint64_t *swapin_ns;
+	uint64_t nswapin_ns;
 	struct swapin_latency swapin;
 	uint64_t swapouts, not_swapped, under_writeback, final_swapouts;
 	uint64_t copied, copied_under_writeback, writeback_race;
