@@ -4,7 +4,8 @@
 # that matches tools/compare-schema.json, a results.md and valid SVG/PNG
 # plots; the baselines show the kernel's own behaviour (stable_writes 1:
 # every page faulted under writeback copied; 0: none); --from redraws,
-# --baseline sets two runs side by side; bad input gets a one-line error;
+# --baseline sets two runs side by side; every cell has the workload's
+# swap-in p50/p99, drawn as plots too; bad input gets a one-line error;
 # Ctrl-C still writes what was measured; nothing is left behind.
 . "$(dirname "$0")/lib.sh"
 # Like require_swap_env, but without taking the host swap lock: compare
@@ -14,7 +15,7 @@
 [ -e /dev/loop-control ] || skip_all "no loop devices"
 [ -x "$BUILD/swapemu-fuse" ] || skip_all "swapemu-fuse not built"
 command -v gnuplot >/dev/null || skip_all "no gnuplot (apt-get install gnuplot-nox)"
-plan 18
+plan 19
 
 OUT=$(mktemp -d /tmp/swapemu-compare-test.XXXXXX)
 trap 'cleanup; rm -rf "$OUT"' EXIT
@@ -47,10 +48,13 @@ check "loop over tmpfs, stable_writes 0: no copies" "$PY" -c "u,c=$sw0; exit(not
 check "baselines have no device figures (null), and the table says n/a" \
 	test "$(jq_py "$R" "[c['figures']['torn'] for c in d['cells'] if c['backend']['kind']=='baseline']")" = "[None, None]" \
 	-a "$(grep -c '^| loop-tmpfs-sw[01] .*| n/a |' "$OUT/a/results.md")" = 2
+check "every cell has the workload's swap-in p50 <= p99, and the table shows them" \
+	test "$(jq_py "$R" "all(0 < c['figures']['swapin_p50_us']['median'] <= c['figures']['swapin_p99_us']['median'] for c in d['cells'])")" = True \
+	-a "$(grep -Ec '^\| (unstable/fuse|loop-tmpfs-sw[01]) \| [01] \| [0-9.]+ \| [0-9]+/[0-9]+ \|' "$OUT/a/results.md")" = 3
 svg_ok() { "$PY" -c "import sys,xml.etree.ElementTree as E; r=E.parse(sys.argv[1]).getroot(); exit(r.tag != '{http://www.w3.org/2000/svg}svg')" "$1"; }
 png_ok() { "$PY" -c "import sys,struct; b=open(sys.argv[1],'rb').read(); w,h=struct.unpack('>II',b[16:24]); exit(not (b[:8]==b'\x89PNG\r\n\x1a\n' and b[12:16]==b'IHDR' and w>0 and h>0 and b[-8:-4]==b'IEND'))" "$1"; }
 bad=""
-for p in throughput device-write-latency copy-fraction; do
+for p in throughput swapin-latency swapin-latency-p99 device-write-latency copy-fraction; do
 	for f in "$OUT/a/$p.svg" "$OUT/a/$p.png"; do
 		case $f in *.svg) svg_ok "$f" ;; *) png_ok "$f" ;; esac 2>/dev/null || bad="$bad $(basename "$f")"
 	done

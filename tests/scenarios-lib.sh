@@ -29,6 +29,7 @@ scen_evidence() {
 			next unless $s->{name} eq $ARGV[0];
 			for my $k (sort keys %$s) {
 				next if $k =~ /^(name|verdict|reason|seconds|torn|modified|violations|clean|lost|corrupt|copied|kernel_findings|rounds)$/;
+				next if $k =~ /^(main_seconds|swapout_mib_s|swapin_latency_us)$/; # timing
 				next if $k =~ /^(leaks|pin_mismatches|missing_wp_faults|unexpected_wp_faults|writes_landed_before_fault|folios_split_at_swapout|reused_at_write|copied_at_write|child_writes_under_writeback)$/;
 				print "$k=$s->{$k}\n";
 			}

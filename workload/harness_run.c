@@ -109,6 +109,45 @@ static bool wait_rounds_done(struct harness *h)
 	                         : true;
 }
 
+/* Swap-in latency, as the workload sees it: the time of the first read of
+ * a page whose fault must read the device. That is a page still swapped
+ * out (its PTE a swap entry, pm) and not in the swap cache right before
+ * the read (mincore): a page that an earlier fault's readahead brought in
+ * is a cache hit and not timed (a readahead still in flight counts as a
+ * hit too). Returns whether to time page i's read. */
+static bool needs_device_read(struct harness *h, uint64_t i, uint64_t pm)
+{
+	unsigned char in_cache;
+	if (!pm_swapped(pm))
+		return false;
+	if (mincore(h_page(h, i), PS, &in_cache))
+		return false;
+	if (in_cache & 1) {
+		h->sr->swapin.cache_hits++;
+		h->r->swapin.cache_hits++;
+		return false;
+	}
+	return true;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Exact p50, p99 (nearest rank) and max of n samples (sorted here). */
+static void swapin_summary(uint64_t *ns, uint64_t n, struct swapin_latency *s)
+{
+	s->count = n;
+	if (!n)
+		return;
+	qsort(ns, n, sizeof *ns, cmp_u64);
+	s->p50 = ns[(n * 50 + 99) / 100 - 1];
+	s->p99 = ns[(n * 99 + 99) / 100 - 1];
+	s->max = ns[n - 1];
+}
+
 /* The final check of the scenario's region: everything out without
  * rewriting, wait for the writeback and the device, drop the swap cache,
  * read every page back. Returns the device's idleness. */
@@ -174,17 +213,32 @@ static bool verify(struct harness *h)
 		stamp_fill(h_page(h, 2), h->run, h->idx[2], h->seq[2] - 1);
 	}
 
+	/* The run's samples grow by at most N; this scenario's are its tail. */
+	uint64_t *lat =
+	    realloc(r->swapin_ns, (r->nswapin_ns + N + 1) * sizeof *lat);
+	if (!lat)
+		h_fail_exit("out of memory");
+	r->swapin_ns = lat;
+	uint64_t *mine = lat + r->nswapin_ns, nmine = 0;
 	uint64_t buf[STAMP_WORDS];
 	for (uint64_t i = 0; i < N; i++) {
 		if (h->dead[i])
 			continue; /* already counted */
+		bool timed = needs_device_read(h, i, pm[i]);
+		uint64_t t = now_ns();
 		if (h_read_page(h, i, buf))
 			continue;
+		if (timed)
+			mine[nmine++] = now_ns() - t;
 		if (h_check_copy(h, i, buf))
 			r->verified++;
 	}
 	read_vmstat(&in1, &out);
 	r->swapins += in1 - in0;
+	swapin_summary(mine, nmine, &h->sr->swapin);
+	r->nswapin_ns += nmine;
+	/* At most a region's pages per scenario: sorting all again is cheap. */
+	swapin_summary(r->swapin_ns, r->nswapin_ns, &r->swapin);
 	if (r->dev.present)
 		idle = target_wait_idle(h->t, now_ns() + IDLE_TIMEOUT_NS,
 		                        h->stop) &&
@@ -343,6 +397,8 @@ void h_run_scenario(struct harness *h, const struct scenario *s, unsigned index)
 	h->swapouts0 = swapouts;
 
 	s->run(h);
+	sr->main_seconds = (double)(now_ns() - t0) / 1e9;
+	r->main_seconds += sr->main_seconds;
 	h_restore_files(); /* KSM and THP knobs back before the check */
 	h_device_mark(h);
 	bool idle = h->idle;

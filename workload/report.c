@@ -43,6 +43,31 @@ static void json_u64(FILE *f, const char *key, uint64_t v)
 	fprintf(f, ",\"%s\":%" PRIu64, key, v);
 }
 
+/* "swapin_latency_us":{"p50":..,"p99":..,"max":..,"count":..}: null
+ * figures when no read had to wait for the device. */
+static void json_swapin(FILE *f, const struct swapin_latency *l)
+{
+	fputs(",\"swapin_latency_us\":{", f);
+	if (l->count)
+		fprintf(f, "\"p50\":%.1f,\"p99\":%.1f,\"max\":%.1f",
+		        l->p50 / 1e3, l->p99 / 1e3, l->max / 1e3);
+	else
+		fputs("\"p50\":null,\"p99\":null,\"max\":null", f);
+	fprintf(f, ",\"count\":%" PRIu64 ",\"cache_hits\":%" PRIu64 "}",
+	        l->count, l->cache_hits);
+}
+
+/* Swap-out bytes (4 KiB a swap-out) over the rounds' time, MiB/s. */
+static void json_mib_s(FILE *f, uint64_t swapouts, double main_seconds)
+{
+	fprintf(f, ",\"main_seconds\":%.3f", main_seconds);
+	if (main_seconds > 0)
+		fprintf(f, ",\"swapout_mib_s\":%.3f",
+		        swapouts * 4096.0 / (1 << 20) / main_seconds);
+	else
+		fputs(",\"swapout_mib_s\":null", f);
+}
+
 static void json_bool(FILE *f, const char *key, bool v)
 {
 	fprintf(f, ",\"%s\":%s", key, v ? "true" : "false");
@@ -118,6 +143,8 @@ void report_json(const struct torture_opts *o, const struct torture_result *r,
 	}
 	fputc(']', f);
 	json_u64(f, "kernel_findings_total", r->findings_total);
+	json_mib_s(f, r->swapouts, r->main_seconds);
+	json_swapin(f, &r->swapin);
 	fputs(",\"scenarios\":[", f);
 	for (unsigned k = 0; k < r->nscen; k++) {
 		const struct scen_result *sr = &r->scen[k];
@@ -138,6 +165,8 @@ void report_json(const struct torture_opts *o, const struct torture_result *r,
 		json_u64(f, "copied", sr->copied);
 		json_u64(f, "rounds", sr->rounds);
 		fprintf(f, ",\"seconds\":%.3f", sr->seconds);
+		json_mib_s(f, sr->swapouts, sr->main_seconds);
+		json_swapin(f, &sr->swapin);
 		json_u64(f, "kernel_findings", sr->kernel_findings);
 		for (unsigned e = 0; e < sr->nev; e++)
 			json_u64(f, sr->ev[e].name, sr->ev[e].v);
@@ -208,6 +237,19 @@ void report_human(const struct torture_opts *o, const struct torture_result *r,
 	row(f, "final swap-outs", "%" PRIu64, r->final_swapouts);
 	row(f, "swap-ins (pswpin)", "%" PRIu64, r->swapins);
 	row(f, "kernel pswpout", "%" PRIu64, r->kernel_pswpout);
+	if (r->main_seconds > 0)
+		row(f, "swap-out rate", "%.1f MiB/s (rounds: %.1f s)",
+		    r->swapouts * 4096.0 / (1 << 20) / r->main_seconds,
+		    r->main_seconds);
+	if (r->swapin.count)
+		row(f, "swap-in latency",
+		    "p50 %.1f us, p99 %.1f us, max %.1f us (%" PRIu64
+		    " device reads, %" PRIu64 " cache hits)",
+		    r->swapin.p50 / 1e3, r->swapin.p99 / 1e3,
+		    r->swapin.max / 1e3, r->swapin.count, r->swapin.cache_hits);
+	else
+		row(f, "swap-in latency",
+		    "n/a (no read waited for the device)");
 	if (r->nscen == 1 && !strcmp(r->scen[0].name, "write"))
 		row(f, "verified", "%" PRIu64 " of %" PRIu64, r->verified,
 		    o->pages);

@@ -51,6 +51,14 @@ struct device_side {
 	bool idle;
 };
 
+/* Swap-in latency as the workload saw it: the first reads of the final
+ * check that had to wait for the device (see verify() in harness_run.c). */
+struct swapin_latency {
+	uint64_t count;         /* reads timed: each one a device read */
+	uint64_t cache_hits;    /* swapped out, but in the swap cache already */
+	uint64_t p50, p99, max; /* ns */
+};
+
 enum verdict { VERDICT_PASS, VERDICT_FAIL, VERDICT_SKIP };
 
 /* One count a scenario gives as evidence of what it did. A required one
@@ -66,6 +74,8 @@ struct scen_result {
 	enum verdict verdict;
 	char reason[1024];
 	double seconds;
+	double main_seconds; /* the rounds alone, without the final check */
+	struct swapin_latency swapin;
 	uint64_t rounds, swapouts, lost, corrupt, copied;
 	uint64_t under_writeback, after_writeback;
 	struct device_side dev; /* over the scenario's rounds */
@@ -79,6 +89,11 @@ struct torture_result {
 	uint64_t run;
 	uint64_t rounds, batches;
 	double seconds;
+	double main_seconds; /* the scenarios' rounds alone (swapout_mib_s) */
+	/* Every timed swap-in of the run, ns (swapin: their summary). */
+	uint64_t *swapin_ns;
+	uint64_t nswapin_ns;
+	struct swapin_latency swapin;
 	uint64_t swapouts, not_swapped, under_writeback, final_swapouts;
 	uint64_t copied, copied_under_writeback, writeback_race;
 	uint64_t lost, corrupt, verified, unreadable;
