@@ -258,7 +258,7 @@ format:
 # as in the tree; the man pages (install-man).
 SHARE_FILES := lib/sh/common.sh tools/serve.sh tools/compare tools/compare-validate \
 	tools/compare-schema.json tools/demo vm/swapemu-vm vm/init vm/reap-run \
-	vm/kernel-findings.sh vm/kernel.config vm/README.md $(wildcard configs/*.conf)
+	vm/kernel-findings.sh vm/kernel.sh vm/initramfs.sh vm/kernel.config vm/README.md $(wildcard configs/*.conf)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/swapemu/vm
 	install -m 755 $(filter-out $(VM_TOOLS),$(PROGRAMS)) $(DESTDIR)$(PREFIX)/libexec/swapemu/
