@@ -33,7 +33,12 @@ DEPS := \
 	/usr/bin/stress-ng:stress-ng \
 	/usr/bin/clang:clang \
 	/usr/lib/llvm-14/lib/clang/14.0.6/lib/linux/libclang_rt.fuzzer-x86_64.a:libclang-rt-14-dev \
-	/usr/bin/fio:fio
+	/usr/bin/fio:fio \
+	/usr/src/linux-source-6.1.tar.xz:linux-source-6.1 \
+	/usr/bin/flex:flex \
+	/usr/bin/bison:bison \
+	/usr/include/libelf.h:libelf-dev \
+	/usr/bin/bc:bc
 MISSING := $(strip $(foreach d,$(DEPS),$(if $(wildcard $(firstword $(subst :, ,$(d)))),,$(lastword $(subst :, ,$(d))))))
 
 SWAPEMU_CFLAGS := -std=gnu11 -Wall -Wextra -Werror -D_GNU_SOURCE -fPIC \
