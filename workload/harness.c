@@ -73,14 +73,45 @@ static void add_reason(struct scen_result *sr, const char *fmt, va_list ap)
 		vsnprintf(sr->reason + l, sizeof sr->reason - l, fmt, ap);
 }
 
+/* A scenario names its first few failures (one per bad page would fill the
+ * reason and push out the final check's verdict); the rest are counted. */
+#define H_FAILS_NAMED 3
+
+static void vfail(struct harness *h, int capped, const char *fmt, va_list ap)
+{
+	struct scen_result *sr = h->sr;
+	if (sr->verdict == VERDICT_SKIP)
+		sr->reason[0] = '\0';
+	sr->verdict = VERDICT_FAIL;
+	if (capped && sr->nfails++ >= H_FAILS_NAMED) {
+		sr->fails_more++;
+		return;
+	}
+	add_reason(sr, fmt, ap);
+}
+
 void h_fail(struct harness *h, const char *fmt, ...)
 {
 	va_list ap;
-	if (h->sr->verdict == VERDICT_SKIP)
-		h->sr->reason[0] = '\0';
-	h->sr->verdict = VERDICT_FAIL;
 	va_start(ap, fmt);
-	add_reason(h->sr, fmt, ap);
+	vfail(h, 1, fmt, ap);
+	va_end(ap);
+}
+
+void h_fail_count_rest(struct harness *h)
+{
+	if (h->sr->fails_more) {
+		unsigned n = h->sr->fails_more;
+		h->sr->fails_more = 0;
+		h_fail_final(h, "and %u more like these", n);
+	}
+}
+
+void h_fail_final(struct harness *h, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vfail(h, 0, fmt, ap);
 	va_end(ap);
 }
 

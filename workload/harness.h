@@ -133,6 +133,12 @@ uint64_t *h_ev(struct harness *h, const char *name, bool required);
 /* The scenario failed a check of its own (appends to the reason). */
 void h_fail(struct harness *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+/* The final check's failures: always named, after the scenario's own;
+ * h_fail_count_rest() first adds "and N more like these" for the
+ * scenario's failures beyond the first few. */
+void h_fail_count_rest(struct harness *h);
+void h_fail_final(struct harness *h, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* The scenario cannot run here: skip with the reason. */
 void h_skip(struct harness *h, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

@@ -267,7 +267,7 @@ static void on_finding(const char *msg, void *arg)
 		snprintf(r->findings[r->nfindings++], sizeof r->findings[0],
 		         "%s", msg);
 	if (h->sr->kernel_findings == 1)
-		h_fail(h, "kernel problem: %s", msg);
+		h_fail_final(h, "kernel problem: %s", msg);
 }
 
 static bool any_swap_active(void)
@@ -290,6 +290,7 @@ static void judge(struct harness *h)
 {
 	struct scen_result *sr = h->sr;
 	const struct device_side *d = &sr->dev;
+	h_fail_count_rest(h);
 	if (sr->lost || sr->corrupt) {
 		const struct damage *first = NULL;
 		for (unsigned k = 0; k < h->r->ndamaged; k++)
@@ -304,15 +305,15 @@ static void judge(struct harness *h)
 			         first->page, first->word,
 			         first->kind == DAMAGE_LOST ? "lost"
 			                                    : "corrupt");
-		h_fail(h, "%" PRIu64 " lost, %" PRIu64 " corrupt%s", sr->lost,
-		       sr->corrupt, first_s);
+		h_fail_final(h, "%" PRIu64 " lost, %" PRIu64 " corrupt%s",
+		             sr->lost, sr->corrupt, first_s);
 	}
 	if (d->violations.known && d->violations.v)
-		h_fail(h,
-		       "%" PRIu64 " stable-write violations: the target "
-		       "requires stable pages and captured pages changed "
-		       "under writeback",
-		       d->violations.v);
+		h_fail_final(h,
+		             "%" PRIu64 " stable-write violations: the target "
+		             "requires stable pages and captured pages changed "
+		             "under writeback",
+		             d->violations.v);
 	if (sr->verdict == VERDICT_SKIP)
 		return;
 	*h_ev(h, "faults_under_writeback", true) = sr->under_writeback;
@@ -321,13 +322,13 @@ static void judge(struct harness *h)
 		if (!any_swap_active())
 			h_skip(h, "no swap area is active");
 		else
-			h_fail(h, "nothing was swapped out");
+			h_fail_final(h, "nothing was swapped out");
 		return;
 	}
 	for (unsigned k = 0; k < sr->nev; k++)
 		if (sr->ev[k].required && !sr->ev[k].v && !*h->stop)
-			h_fail(h, "%s is 0: the path was not exercised",
-			       sr->ev[k].name);
+			h_fail_final(h, "%s is 0: the path was not exercised",
+			             sr->ev[k].name);
 	uint64_t torn = d->torn.known ? d->torn.v : 0;
 	uint64_t mod = d->modified.known ? d->modified.v : 0;
 	if ((torn || mod) && !(d->violations.known && d->violations.v))

@@ -73,6 +73,8 @@ struct scen_result {
 	const char *name;
 	enum verdict verdict;
 	char reason[1024];
+	unsigned nfails;     /* the scenario's own failures (h_fail) */
+	unsigned fails_more; /* ... beyond the first few, counted only */
 	double seconds;
 	double main_seconds; /* the rounds alone, without the final check */
 	struct swapin_latency swapin;
