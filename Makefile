@@ -47,7 +47,7 @@ LDSAN := -fsanitize=address,undefined,alignment
 BUILD := build-san
 endif
 ALL_CFLAGS = $(SWAPEMU_CFLAGS) $(CFLAGS)
-LIBS := -lfuse3 -lxxhash -linih -lpthread
+LIBS := -lfuse3 -lxxhash -linih -luring -lpthread
 
 # common/: the shared contracts (page stamp, generation table, VM mailbox,
 # clock, hash, memory protection), in the library and in every program.
