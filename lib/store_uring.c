@@ -31,6 +31,9 @@ struct uring_io {
 
 static void ring_free(struct ring *r)
 {
+	/* The ring's teardown is asynchronous and would hold the file open a
+	 * while longer; unregistering it is not. */
+	io_uring_unregister_files(&r->io);
 	io_uring_queue_exit(&r->io);
 	free(r->buf);
 	free(r);
