@@ -66,7 +66,7 @@ VM_TOOLS := $(if $(filter 1,$(SAN)),,$(addprefix $(BUILD)/vm/,swapemu-torture.st
 	swapemu-nbd-connect.static memfill.static swapemu-vm-bridge))
 
 # Benchmarks (bench/), built with everything so that they never rot.
-BENCH_PROGS := $(addprefix $(BUILD)/bench/,fuse-ref model-bench swap-bench \
+BENCH_PROGS := $(addprefix $(BUILD)/bench/,fuse-ref model-bench swap-bench store-io \
 	capture-timing control-latency nbd-bench)
 
 PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN) $(VM_TOOLS)
@@ -197,6 +197,8 @@ fuzz: $(FUZZERS)
 $(BUILD)/bench/swap-bench: $(BUILD)/bench/swap-bench.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^
 $(BUILD)/bench/model-bench: $(BUILD)/bench/model-bench.o $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/bench/store-io: $(BUILD)/bench/store-io.o $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/bench/fuse-ref: $(BUILD)/bench/fuse-ref.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lfuse3 -lpthread

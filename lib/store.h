@@ -1,14 +1,14 @@
 /* store.h - where the device keeps its blocks: sparse memory (blocks are
  * allocated on first write; unwritten and trimmed blocks read as zeros) or
  * a file (trim punches a hole). The file is opened O_DIRECT, so a write
- * returns once the device has it, and read and written through io_uring;
- * without io_uring with pread/pwrite; where the file system refuses
- * O_DIRECT, buffered. SWAPEMU_STORE_IO=uring|pread|buffered in the
- * environment insists on one path (an error where it cannot work); auto
- * (the default) takes the first that works. The store works in whole
- * 4 KiB blocks; the device does read-modify-write for partial ones. Any
- * number of threads may call at once; the caller serialises access to any
- * one block. */
+ * returns once the device has it, and read and written with pread/pwrite;
+ * where the file system refuses O_DIRECT, through the page cache. The
+ * environment's SWAPEMU_STORE_IO=uring|pread|buffered insists on one path
+ * (an error where it cannot work): uring is io_uring on the O_DIRECT file,
+ * not the default because it measured slower (README, "File store through
+ * io_uring"). The store works in whole 4 KiB blocks; the device does
+ * read-modify-write for partial ones. Any number of threads may call at
+ * once; the caller serialises access to any one block. */
 #ifndef SWAPEMU_STORE_H
 #define SWAPEMU_STORE_H
 
