@@ -3,19 +3,22 @@
  * store_read for SECONDS each, on a file store at PATH, for each I/O path
  * named (SWAPEMU_STORE_IO values). Prints one line per path and workload:
  *
- *   PATH WORKLOAD THREADS IOPS IO_WQ_WORKERS
+ *   PATH WORKLOAD THREADS IOPS IO_WQ_WORKERS CACHED_MIB
  *
  * IO_WQ_WORKERS counts this process's io_uring worker threads (iou-wrk-*)
  * after the workload: requests io_uring could not issue without blocking
- * were handed to them. A benchmark, not a test. Usage:
- *   store-io [-t THREADS] [-s SECONDS] [-m MIB] PATH IO...
- * The file is created (sparse) and filled once per path, then removed. */
+ * were handed to them. CACHED_MIB is how much of the file sits in the page
+ * cache afterwards (mincore): what the store costs in memory. A benchmark, not
+ * a test. Usage: store-io [-t THREADS] [-s SECONDS] [-m MIB] PATH IO... The
+ * file is created (sparse) and filled once per path, then removed. */
 #include <dirent.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -67,6 +70,25 @@ static int io_workers(void)
 	if (d)
 		closedir(d);
 	return n;
+}
+
+/* MiB of the file in the page cache. */
+static double cached_mib(const char *path, uint64_t size)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	void *m = fd < 0 ? MAP_FAILED
+	                 : mmap(NULL, size, PROT_READ, MAP_SHARED, fd, 0);
+	unsigned char *vec = malloc(size / BLK);
+	uint64_t n = 0;
+	if (m != MAP_FAILED && vec && !mincore(m, size, vec))
+		for (uint64_t i = 0; i < size / BLK; i++)
+			n += vec[i] & 1;
+	if (m != MAP_FAILED)
+		munmap(m, size);
+	if (fd >= 0)
+		close(fd);
+	free(vec);
+	return (double)n * BLK / (1 << 20);
 }
 
 static double run(int threads, double secs)
@@ -140,12 +162,12 @@ int main(int argc, char **argv)
 		store_sync(st);
 		writing = 1;
 		double w = run(threads, secs);
-		printf("%s randwrite %d %.0f %d\n", store_kind(st), threads, w,
-		       io_workers());
+		printf("%s randwrite %d %.0f %d %.0f\n", store_kind(st),
+		       threads, w, io_workers(), cached_mib(path, p.size));
 		writing = 0;
 		double r = run(threads, secs);
-		printf("%s randread %d %.0f %d\n", store_kind(st), threads, r,
-		       io_workers());
+		printf("%s randread %d %.0f %d %.0f\n", store_kind(st), threads,
+		       r, io_workers(), cached_mib(path, p.size));
 		fflush(stdout);
 		store_close(st);
 		unlink(path);
