@@ -48,7 +48,7 @@ LDSAN := -fsanitize=address,undefined,alignment
 BUILD := build-san
 endif
 ALL_CFLAGS = $(SWAPEMU_CFLAGS) $(CFLAGS)
-LIBS := -lfuse3 -lxxhash -linih -lpthread
+LIBS := -lfuse3 -lxxhash -linih -luring -lpthread
 
 # common/: the shared contracts (page stamp, generation table, VM mailbox,
 # clock, hash, memory protection), in the library and in every program.
@@ -67,7 +67,7 @@ VM_TOOLS := $(if $(filter 1,$(SAN)),,$(addprefix $(BUILD)/vm/,swapemu-torture.st
 	swapemu-nbd-connect.static memfill.static swapemu-vm-bridge))
 
 # Benchmarks (bench/), built with everything so that they never rot.
-BENCH_PROGS := $(addprefix $(BUILD)/bench/,fuse-ref model-bench swap-bench \
+BENCH_PROGS := $(addprefix $(BUILD)/bench/,fuse-ref model-bench swap-bench store-io \
 	capture-timing control-latency nbd-bench)
 
 PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN) $(VM_TOOLS)
@@ -224,6 +224,8 @@ fuzz: $(FUZZERS)
 $(BUILD)/bench/swap-bench: $(BUILD)/bench/swap-bench.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^
 $(BUILD)/bench/model-bench: $(BUILD)/bench/model-bench.o $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/bench/store-io: $(BUILD)/bench/store-io.o $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/bench/fuse-ref: $(BUILD)/bench/fuse-ref.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lfuse3 -lpthread
