@@ -118,6 +118,7 @@ static void stats_read(struct device *d, struct stats *s)
 	add_field(s, FIELD_TEXT, "completion_delay", NULL, 0, s->completion);
 	add_field(s, FIELD_COUNT, "store_used", "store_used",
 	          store_used(d->store), NULL);
+	add_field(s, FIELD_TEXT, "store", NULL, 0, store_kind(d->store));
 	add_field(s, FIELD_COUNT, "inflight", "inflight",
 	          atomic_load(&d->inflight), NULL);
 	for (int i = 0; i < OP_COUNT; i++) {
