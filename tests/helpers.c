@@ -48,12 +48,21 @@ int t_ok(int cond, const char *fmt, ...)
 	cond = !!cond;
 	snprintf(prefix, sizeof prefix, "%sok %d - ", cond ? "" : "not ",
 	         ++tap_n);
-	if (!cond)
-		tap_failed++;
 	va_list ap;
 	va_start(ap, fmt);
 	vline(prefix, fmt, ap, "");
 	va_end(ap);
+	if (!cond) {
+		/* prove shows stderr, not TAP comments: a failure names
+		 * itself in a CI log without -v. */
+		tap_failed++;
+		fprintf(stderr, "%s: %s", program_invocation_short_name,
+		        prefix);
+		va_start(ap, fmt);
+		vfprintf(stderr, fmt, ap);
+		va_end(ap);
+		fputc('\n', stderr);
+	}
 	return cond;
 }
 

@@ -19,7 +19,13 @@ skip() { # WHY DESCRIPTION: one test point that could not run here
 }
 ok() { # CONDITION-STATUS DESCRIPTION
 	_tap_n=$((_tap_n + 1))
-	if [ "$1" = 0 ]; then echo "ok $_tap_n - $2"; else echo "not ok $_tap_n - $2"; _tap_fail=1; fi
+	if [ "$1" = 0 ]; then echo "ok $_tap_n - $2"; else
+		echo "not ok $_tap_n - $2"
+		# prove shows stderr, not TAP comments: a failure names itself
+		# in a CI log without -v.
+		echo "$(basename "$0"): not ok $_tap_n - $2" >&2
+		_tap_fail=1
+	fi
 }
 check() { # DESCRIPTION COMMAND... : ok if the command succeeds
 	local d=$1; shift

@@ -27,7 +27,7 @@ for s in $(scen_names <<<"$json"); do
 		[ "$(scen torn "$s" <<<"$json"):$(scen modified "$s" <<<"$json")" = 0:0 ] || bad+=" $s:torn/modified"
 		;;
 	skip) [ -n "$r" ] || bad+=" $s:skip-without-reason" ;;
-	*) bad+=" $s:$v" ;;
+	*) bad+=" $s:$v (${r:0:300})" ;;
 	esac
 done
 check "every scenario passed with evidence above 0, or skipped with a reason${bad:+ (bad:$bad)}" test -z "$bad"
