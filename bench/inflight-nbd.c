@@ -4,9 +4,9 @@
  * whose completion delay is DELAY, and measures each write's timing error:
  * the time from sending it to its reply, minus DELAY. Every reply is
  * answered at once by a new write at a random 4 KiB-aligned offset, so
- * the number in flight stays N. Writes sent before the first reply (the
- * ramp-up, while the server starts its threads) are not counted; IOPS
- * counts the replies within SECONDS. Prints one line:
+ * the number in flight stays N. The N writes start evenly spread over one
+ * DELAY (the ramp-up); the writes sent after it are timed, IOPS counts
+ * the replies in the SECONDS after it. Prints one line:
  *
  *   INFLIGHT DELAY_US SECONDS WRITES IOPS ERR_P50_US ERR_P99_US ERR_MAX_US
  *   MIN_INFLIGHT
@@ -124,37 +124,41 @@ int main(int argc, char **argv)
 	}
 	uint64_t rng = 0x9e3779b97f4a7c15ull, blocks = (uint64_t)size / bs;
 	unsigned inflight = 0, min_inflight = n;
-	uint64_t t0 = now_ns(), measure_from = 0, end = 0, writes = 0;
-	for (unsigned i = 0; i < n; i++)
-		ready[nready++] = i;
+	/* Ramp-up: the N writes start evenly over one delay, so that the
+	 * replies come as evenly as in a steady state (started at once, they
+	 * would come back in one burst, round after round). Writes sent
+	 * from the end of the ramp-up on are counted. */
+	uint64_t delay_ns = (uint64_t)delay_us * 1000;
+	uint64_t t0 = now_ns(), measure_from = t0 + delay_ns + 1;
+	uint64_t end = measure_from + (uint64_t)(seconds * 1e9), writes = 0;
+	unsigned started = 0;
 	for (;;) {
 		uint64_t now = now_ns();
-		/* The first reply marks the end of the ramp-up: from then on
-		 * every write sent is counted. */
-		if (!measure_from && inflight < n && nready) {
-			measure_from = now;
-			end = now + (uint64_t)(seconds * 1e9);
-		}
+		unsigned due =
+		    now >= measure_from
+		        ? n
+		        : (unsigned)((now - t0) * n / (delay_ns + 1));
+		while (started < n && started < due && now < end)
+			ready[nready++] = started++;
 		while (nready) {
 			unsigned i = ready[--nready];
 			struct slot *s = &slots[i];
 			if (s->done) {
 				inflight--;
-				if (s->counted && nerr < cap) {
+				if (now >= measure_from && now < end) {
+					writes++;
+					if (inflight < min_inflight)
+						min_inflight = inflight;
+				}
+				if (s->counted && nerr < cap)
 					err_ns[nerr++] =
 					    (int64_t)(now - s->sent_ns) -
-					    delay_us * 1000;
-					if (now < end) {
-						writes++;
-						if (inflight < min_inflight)
-							min_inflight = inflight;
-					}
-				}
+					    (int64_t)delay_ns;
 			}
 			if (end && now >= end)
 				continue; /* draining */
 			s->sent_ns = now;
-			s->counted = measure_from != 0;
+			s->counted = now >= measure_from;
 			s->done = 0;
 			nbd_completion_callback cb = {.callback = on_complete,
 			                              .user_data =
@@ -169,11 +173,11 @@ int main(int argc, char **argv)
 		}
 		if (end && now >= end && !inflight)
 			break;
-		if (nbd_poll(h, 1000) < 0) {
+		if (nbd_poll(h, started < n ? 1 : 1000) < 0) {
 			fprintf(stderr, "inflight-nbd: %s\n", nbd_get_error());
 			return 1;
 		}
-		if (now - t0 > (uint64_t)(seconds * 1e9) + 120000000000ull) {
+		if (now > end + delay_ns + 120000000000ull) {
 			fprintf(stderr, "inflight-nbd: no progress\n");
 			return 1;
 		}

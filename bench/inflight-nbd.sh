@@ -16,7 +16,7 @@
 #                              [--reps N] [--no-reference]
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
-n=10000 delay=5000 seconds=12 reps=1 ref=1
+n=10000 delay=5000 seconds=10 reps=1 ref=1
 while [ $# -gt 0 ]; do
 	case $1 in
 	--inflight) n=$2 ;;
