@@ -68,7 +68,7 @@ VM_TOOLS := $(if $(filter 1,$(SAN)),,$(addprefix $(BUILD)/vm/,swapemu-torture.st
 
 # Benchmarks (bench/), built with everything so that they never rot.
 BENCH_PROGS := $(addprefix $(BUILD)/bench/,fuse-ref model-bench swap-bench store-io \
-	capture-timing control-latency nbd-bench)
+	capture-timing control-latency nbd-bench inflight-nbd)
 
 PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN) $(VM_TOOLS)
 # The plugin's man page, when pod2man is there (perl's, always on Debian).
@@ -233,6 +233,8 @@ $(BUILD)/bench/capture-timing: $(BUILD)/bench/capture-timing.o $(BUILD)/libswape
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lnbd -lpthread
 $(BUILD)/bench/control-latency $(BUILD)/bench/nbd-bench: $(BUILD)/bench/%: $(BUILD)/bench/%.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lnbd -lpthread
+$(BUILD)/bench/inflight-nbd: $(BUILD)/bench/inflight-nbd.o
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -lnbd
 
 bench-progs: all $(BENCH_PROGS)
 

@@ -9,9 +9,12 @@
 set -uo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 build=${BUILD:-$top/build}
-fuse_args=() nbd_args=()
+fuse_args=() nbd_args=() inflight_args=()
 case ${1:-} in
---quick) fuse_args=(--reps 3 --runtime 2) nbd_args=(--reps 3 --seconds 2) ;;
+--quick)
+	fuse_args=(--reps 3 --runtime 2) nbd_args=(--reps 3 --seconds 2)
+	inflight_args=(--seconds 5)
+	;;
 -h | --help)
 	sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'
 	exit 0
@@ -38,6 +41,9 @@ section "Device model per page"
 "$build/bench/model-bench" 2>&1 | tee "$out/model" || echo "(model-bench could not run)"
 section "Completion delays in flight"
 "$top/bench/inflight-bench.sh" 2>&1 | tee "$out/inflight" || echo "(inflight-bench could not run)"
+section "10,000 writes in flight over NBD"
+"$top/bench/inflight-nbd.sh" "${inflight_args[@]}" 2>&1 | tee "$out/inflight-nbd" ||
+	echo "(inflight-nbd could not run)"
 section "Capture timing (stamped pages rewritten during capture)"
 "$top/bench/capture-timing.sh" 2>&1 | grep -v PR_SET_IO_FLUSHER || echo "(capture-timing could not run)"
 
@@ -48,4 +54,5 @@ awk '/^(seq|rand)-(read|write) / { printf "%-28s %s (median)\n", "nbd plugin/mem
 awk '/^swap-(out|in) / { printf "%-28s %s %s\n", "swap fuse/tmpfs-loop " $1, $6, $7 }' "$out/swap"
 awk '$1 == "crc32c" { printf "%-28s %s ns\n", "crc32c+classify " $2, $4 }' "$out/model"
 sed -n 's/.* = \([0-9.]*\) of \(.*\); write latency p99 \([0-9]*\) us.*/in-flight IOPS \/ \2  \1 (p99 \3 us)/p' "$out/inflight"
+awk '$1 == "swapemu-plugin" { printf "10,000 in flight (NBD): IOPS %d of %d, timing error p99 %.0f us\n", $2, $3, $5 }' "$out/inflight-nbd"
 exit 0

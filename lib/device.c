@@ -369,6 +369,55 @@ int device_read(struct device *d, void *buf, size_t len, uint64_t off,
 	return 0;
 }
 
+/* The direct read. Its blocks are contiguous, so their striped locks are
+ * consecutive modulo NLOCKS; they are taken in ascending lock order (the
+ * wrapped ones first), and this is the only place that holds more than
+ * one, so it cannot deadlock. The locks cover the checksum check and the
+ * reply's copy: a write cannot change a block in between. */
+#define DIRECT_BLOCKS (DEVICE_DIRECT_MAX / BLK)
+
+static void lock_span(struct device *d, uint64_t blk, unsigned n, int lock)
+{
+	unsigned first = (unsigned)(blk % NLOCKS);
+	unsigned wrap = first + n > NLOCKS ? first + n - NLOCKS : 0;
+	for (unsigned i = 0; i < wrap; i++)
+		(lock ? pthread_mutex_lock
+		      : pthread_mutex_unlock)(&d->locks[i]);
+	for (unsigned i = first; i < first + n - wrap; i++)
+		(lock ? pthread_mutex_lock
+		      : pthread_mutex_unlock)(&d->locks[i]);
+}
+
+int device_read_direct(struct device *d, size_t len, uint64_t off,
+                       void (*reply)(void *arg, const struct iovec *iov, int n),
+                       void *arg)
+{
+	if (!len || len > DEVICE_DIRECT_MAX || len % BLK || off % BLK ||
+	    out_of_range(d, len, off) ||
+	    atomic_load_explicit(&d->nrules, memory_order_acquire))
+		return -EAGAIN;
+	uint64_t blk = off / BLK;
+	unsigned n = (unsigned)(len / BLK);
+	for (unsigned i = 0; i < n; i++)
+		if (atomic_load_explicit(&d->meta[blk + i].damaged,
+		                         memory_order_relaxed))
+			return -EAGAIN; /* device_read logs its read */
+	struct iovec iov[DIRECT_BLOCKS] = {0};
+	int ok = 1;
+	lock_span(d, blk, n, 1);
+	for (unsigned i = 0; i < n && ok; i++) {
+		const struct block_meta *m = &d->meta[blk + i];
+		const void *p = store_peek(d->store, blk + i);
+		iov[i] = (struct iovec){(void *)p, BLK};
+		ok = p && (!m->has_csum ||
+		           checksum(d->prof.checksum, p, BLK) == m->csum);
+	}
+	if (ok)
+		reply(arg, iov, (int)n);
+	lock_span(d, blk, n, 0);
+	return ok ? 0 : -EAGAIN; /* a bad checksum: device_read reports it */
+}
+
 /* Writes: the capture delay a front end waits before device_write, the
  * classification of what it captured, then the store. */
 

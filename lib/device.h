@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <sys/uio.h>
 
 #include "profile.h"
 
@@ -62,6 +63,18 @@ int device_write(struct device *d, const void *buf, size_t len, uint64_t off,
                  struct dev_io *io);
 int device_read(struct device *d, void *buf, size_t len, uint64_t off,
                 struct dev_io *io);
+/* A read answered straight from the store, for a front end that can reply
+ * from the store's memory: when nothing can alter or delay the data (no
+ * rules in force, a memory store, whole aligned blocks, at most
+ * DEVICE_DIRECT_MAX bytes, checksums good, no damaged block), calls
+ * reply(arg, iov, n) with the data in place, under the blocks' locks (so
+ * reply must copy it before returning, as a writev does), and returns 0.
+ * Otherwise returns -EAGAIN having done nothing (not even logged): the
+ * front end then calls device_read. */
+#define DEVICE_DIRECT_MAX (128u * 1024)
+int device_read_direct(struct device *d, size_t len, uint64_t off,
+                       void (*reply)(void *arg, const struct iovec *iov, int n),
+                       void *arg);
 int device_flush(struct device *d, struct dev_io *io);
 int device_trim(struct device *d, uint64_t len, uint64_t off,
                 struct dev_io *io);

@@ -295,6 +295,14 @@ int store_read(struct store *s, uint64_t blk, void *buf)
 	return 0;
 }
 
+const void *store_peek(struct store *s, uint64_t blk)
+{
+	static const char zeros[BLK];
+	if (s->kind != STORE_MEMORY)
+		return NULL;
+	return s->present[blk] ? s->mem + blk * BLK : zeros;
+}
+
 int store_write(struct store *s, uint64_t blk, const void *buf)
 {
 	if (s->kind == STORE_FILE)

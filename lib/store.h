@@ -26,6 +26,10 @@ struct store *store_open(const struct profile *p, char *err, size_t errlen);
 void store_close(struct store *s);
 
 int store_read(struct store *s, uint64_t blk, void *buf);
+/* The memory store's block itself, to read in place without a copy (a
+ * block never written is a shared block of zeros); NULL for a file store.
+ * Valid, and unchanging, while the caller holds the block's lock. */
+const void *store_peek(struct store *s, uint64_t blk);
 int store_write(struct store *s, uint64_t blk, const void *buf);
 int store_trim(struct store *s, uint64_t blk);
 int store_sync(struct store *s);

@@ -27,6 +27,7 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "clock.h"
 #include "control.h"
 #include "device.h"
 #include "profile.h"
@@ -347,14 +348,31 @@ static int swapemu_can_fast_zero(void *handle)
 	return device_profile(dev)->store == STORE_MEMORY;
 }
 
-/* Sleeps in this request's worker thread only. 0, or -1 if nbdkit is
- * shutting down or the client has gone (nbdkit_nanosleep then says so). */
+/* Sleeps in this request's worker thread only, to an absolute deadline.
+ * 0, or -1 if nbdkit is shutting down or the client has gone (then
+ * nbdkit_nanosleep says so). Not one long nbdkit_nanosleep: that polls
+ * the connection's socket, and every thread asleep on it makes each
+ * packet's wake-up walk one more waiter (10,000 writes in flight cost
+ * seconds of CPU and made replies late). Slices of at most SLEEP_SLICE
+ * with a zero-timeout check between them (a poll that registers no
+ * waiter) stop within a slice instead. */
+#define SLEEP_SLICE 1000000000ull /* 1 s */
+
 static int sleep_ns(uint64_t ns)
 {
 	if (!ns)
 		return 0;
-	return nbdkit_nanosleep((unsigned)(ns / 1000000000u),
-	                        (unsigned)(ns % 1000000000u));
+	uint64_t due = now_ns() + ns;
+	for (;;) {
+		uint64_t now = now_ns();
+		if (now >= due)
+			return nbdkit_nanosleep(0, 0);
+		uint64_t until =
+		    due - now > SLEEP_SLICE ? now + SLEEP_SLICE : due;
+		sleep_until_ns(until);
+		if (until < due && nbdkit_nanosleep(0, 0))
+			return -1;
+	}
 }
 
 static int stall(void)

@@ -85,4 +85,12 @@ event_pages() { grep -o '"pages":\[[0-9,]*\]' | grep -o '[0-9]\+' | sort -un; }
 # Page numbers of the torture report's "damaged" list on stdin.
 damaged_pages() { grep -o '"damaged":\[[^]]*\]' | grep -o '"page":[0-9]*' | cut -d: -f2 | sort -un; }
 # Count of lines of a kernel message in dmesg.
-kmsg_count() { dmesg | grep -c "$1" || true; }
+# kmsg_count TEXT: lines of the kernel log with TEXT since the test began
+# (by timestamp: the ring is shared and full, so counting lines before and
+# after can see no change while new ones came in).
+_t0=$(cut -d' ' -f1 /proc/uptime)
+kmsg_count() {
+	dmesg 2>/dev/null | awk -v t0="$_t0" -v pat="$1" '
+		match($0, /^\[ *[0-9.]+\]/) && substr($0, 2, RLENGTH - 2) + 0 >= t0 &&
+		index($0, pat) { n++ } END { print n + 0 }'
+}

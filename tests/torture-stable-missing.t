@@ -22,11 +22,11 @@ check "0 lost, 0 corrupt" test "$(json_num lost <<<"$json"):$(json_num corrupt <
 "$SWAPEMU" attach --profile "$TOP/configs/stable-missing.conf" --name sme \
 	--set stable-writes.on-violation=eio >/dev/null
 ok $? "attach with on-violation = eio"
-before=$(dmesg | grep -c "Write-error on swap-device" || true)
+before=$(kmsg_count "Write-error on swap-device")
 json=$("$SWAPEMU" torture --target sme --pages 256 --swapouts 500 --seconds 60 \
 	--modify-ms 10 --json --quiet)
 diag "$json"
-after=$(dmesg | grep -c "Write-error on swap-device" || true)
+after=$(kmsg_count "Write-error on swap-device")
 we=$(json_num write_errors <<<"$json")
 check "the device failed writes ($we)" test "${we:-0}" -gt 0
 check "the kernel logged swap write errors ($((after - before)) new)" test "$after" -gt "$before"
