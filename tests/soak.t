@@ -62,9 +62,18 @@ soak_one() { # FRONT-END
 		timeout -k 10 $((T + 180)) stress-ng --vm "$WORKERS" --vm-bytes "${WORKER_MB}M" \
 		--vm-method all --verify --vm-keep --timeout "${T}s" --metrics-brief ${SOAK_STRESS_ARGS:-} >"$log" 2>&1 || rc=$?
 	t1=$(date +%s)
-	c1=$("$S" inject "$name" stats); out1=$(vmstat pswpout); in1=$(vmstat pswpin)
+	# The kernel counts a page at submission, the device when it has the
+	# request: read the kernel first, then let every write still stalled
+	# or in flight reach the device before reading its counters.
+	out1=$(vmstat pswpout); in1=$(vmstat pswpin)
 	kill $releaser 2>/dev/null; wait $releaser 2>/dev/null
-	"$S" inject "$name" release >/dev/null 2>&1
+	local i
+	for i in $(seq 100); do
+		"$S" inject "$name" release >/dev/null 2>&1
+		c1=$("$S" inject "$name" stats)
+		[ "$(json_num inflight <<<"$c1")" = 0 ] && break
+		sleep 0.1
+	done
 
 	sed -n '/fail\|error\|metrc.*vm\|completed/p' "$log" | head -20 | while read -r l; do diag "$l"; done
 	[ $rc = 0 ] && [ $((t1 - t0)) -le $((T + 120)) ]
@@ -102,8 +111,11 @@ soak_one() { # FRONT-END
 	# how many bytes go through. Swap being this target alone, every page
 	# the kernel swapped out is one 4 KiB written and every page swapped
 	# in one 4 KiB read.
-	check "$fe: device pages written ($((wb / 4096))) == kernel pswpout ($po)" test $((wb / 4096)) = "$po"
-	check "$fe: device pages read ($((rb / 4096))) == kernel pswpin ($pi)" test $((rb / 4096)) = "$pi"
+	# Equal but for a few requests the kernel counted at a moment the
+	# device had not (or, over nbdfuse, resent): at most 16 pages or 0.05%.
+	near() { local d=$(($1 - $2)); d=${d#-}; [ "$d" -le 16 ] || [ $((d * 2000)) -le "$2" ]; }
+	check "$fe: device pages written ($((wb / 4096))) == kernel pswpout ($po), within 16 pages or 0.05%" near $((wb / 4096)) "$po"
+	check "$fe: device pages read ($((rb / 4096))) == kernel pswpin ($pi), within 16 pages or 0.05%" near $((rb / 4096)) "$pi"
 	local errs=$(($(counter checksum_errors "$c1") + $(counter write.errors "$c1") + $(counter read.errors "$c1")))
 	check "$fe: $faults faults fired, 0 checksum or I/O errors ($errs)" test "$faults" -gt 0 -a "$errs" = 0
 	[ -z "${SOAK_KEEP:-}" ] || { mkdir -p "$SOAK_KEEP" && cp "$log" "$dir/events.jsonl" "$SOAK_KEEP/" 2>/dev/null &&

@@ -316,6 +316,15 @@ static void judge(struct harness *h)
 		             d->violations.v);
 	if (sr->verdict == VERDICT_SKIP)
 		return;
+	/* Without a swapemu device (a kernel-native baseline) a swap device
+	 * that completes writes synchronously, as zram does, never leaves a
+	 * page under writeback: the path cannot be exercised there. With a
+	 * device, whose writes are slow by design, zero is a failure. */
+	if (sr->swapouts && !sr->under_writeback && !d->torn.known) {
+		h_skip(h, "no page was under writeback when written: the swap "
+		          "device writes synchronously (zram?)");
+		return;
+	}
 	*h_ev(h, "faults_under_writeback", true) = sr->under_writeback;
 	*h_ev(h, "faults_after_writeback", true) = sr->after_writeback;
 	if (!sr->swapouts) {
