@@ -112,6 +112,7 @@ $(BUILD)/swapemu-torture: $(TORTURE_OBJS) $(BUILD)/libswapemu.a
 # run in a busybox initramfs), the mailbox bridge for the host. Not in a
 # sanitizer build: the sanitizers' runtimes cannot be linked statically.
 $(BUILD)/vm/swapemu-torture.static: $(TORTURE_OBJS) $(BUILD)/libswapemu.a
+	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -static -o $@ $^ -luring -lpthread
 
 $(BUILD)/vm/swapemu-nbd-connect.static: $(BUILD)/vm/nbd-connect.o
