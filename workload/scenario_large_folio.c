@@ -52,15 +52,16 @@ static uint64_t vmstat_of(const char *name)
 	return r;
 }
 
+/* The size's swap-out counter; /proc/vmstat's thp_NAME for the PMD size
+ * where there is no per-size one (before 6.10). */
 static uint64_t stat_of(unsigned kb, const char *name)
 {
 	char p[160], v[64];
-	if (legacy) {
-		snprintf(p, sizeof p, "thp_%s", name);
-		return kb == 2048 ? vmstat_of(p) : 0;
-	}
 	snprintf(p, sizeof p, THP "/hugepages-%ukB/stats/%s", kb, name);
-	return h_read_file(p, v, sizeof v) ? 0 : strtoull(v, NULL, 10);
+	if (!legacy && !h_read_file(p, v, sizeof v))
+		return strtoull(v, NULL, 10);
+	snprintf(p, sizeof p, "thp_%s", name);
+	return kb == 2048 ? vmstat_of(p) : 0;
 }
 
 /* The global knob at least "madvise" (a guest under 512 MiB boots with
