@@ -180,7 +180,7 @@ check: all
 
 # Real kernels under QEMU (also part of check; they skip without QEMU).
 check-vm: all
-	$(PROVE) ./tests/vm-findings.t ./tests/vm.t ./tests/vm-failure.t ./tests/vm-kernel.t ./tests/vm-kill.t ./tests/vm-baseline.t ./tests/scenarios-broken-kernel.t
+	$(PROVE) ./tests/vm-findings.t ./tests/vm.t ./tests/vm-failure.t ./tests/vm-kernel.t ./tests/vm-kill.t ./tests/vm-baseline.t ./tests/vm-scenarios.t ./tests/scenarios-broken-kernel.t
 
 check-unit: all
 	$(PROVE) $(addprefix ./,$(UNIT_TESTS))

@@ -73,6 +73,9 @@ build_initramfs() {
 				done
 			fi
 			for m in "${wanted[@]}"; do add_module "$m" "$root/lib/modules"; done
+			# A RAM disk, where the kernel has one, for the pin
+			# scenario's O_DIRECT scratch file (vm/init).
+			[ -n "$RUN_CMD" ] || [ -z "$(mod_file brd)" ] || add_module brd "$root/lib/modules"
 			printf '%s\n' "${MOD_ORDER[@]}" >"$root/lib/modules/load"
 		fi
 	fi

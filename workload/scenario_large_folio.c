@@ -5,6 +5,10 @@
  * while under writeback and after; the device classifies every 4 KiB
  * block. The THP settings are saved and put back.
  *
+ * Kernels before 6.8 have no per-size directories (hugepages-*kB): there
+ * only the PMD-sized THP is tried, under the global THP/enabled, counted
+ * by /proc/vmstat's thp_swpout and thp_swpout_fallback.
+ *
  * The kernel swaps a large folio out whole only to a non-rotational swap
  * device (decided at swapon); on a rotational one it splits every folio
  * (swpout_fallback), and the scenario skips with that reason. */
@@ -30,16 +34,59 @@ static bool have_size(unsigned kb)
 	return !h_read_file(p, v, sizeof v);
 }
 
+/* No per-size directories: only the PMD size, with the global knobs. */
+static bool legacy;
+
+/* /proc/vmstat's counter name, or 0. */
+static uint64_t vmstat_of(const char *name)
+{
+	FILE *f = fopen("/proc/vmstat", "re");
+	char k[64];
+	unsigned long long v, r = 0;
+	if (!f)
+		return 0;
+	while (fscanf(f, "%63s %llu", k, &v) == 2)
+		if (!strcmp(k, name))
+			r = v;
+	fclose(f);
+	return r;
+}
+
+/* The size's swap-out counter; /proc/vmstat's thp_NAME for the PMD size
+ * where there is no per-size one (before 6.10). */
 static uint64_t stat_of(unsigned kb, const char *name)
 {
 	char p[160], v[64];
 	snprintf(p, sizeof p, THP "/hugepages-%ukB/stats/%s", kb, name);
-	return h_read_file(p, v, sizeof v) ? 0 : strtoull(v, NULL, 10);
+	if (!legacy && !h_read_file(p, v, sizeof v))
+		return strtoull(v, NULL, 10);
+	snprintf(p, sizeof p, "thp_%s", name);
+	return kb == 2048 ? vmstat_of(p) : 0;
+}
+
+/* The global knob at least "madvise" (a guest under 512 MiB boots with
+ * THP off), and direct compaction for MADV_HUGEPAGE regions. */
+static int configure_legacy(void)
+{
+	static const char *const knobs[] = {THP "/enabled", THP "/defrag"};
+	for (int k = 0; k < 2; k++) {
+		char v[128];
+		if (h_read_file(knobs[k], v, sizeof v))
+			return -1;
+		if (!strstr(v, "[never]"))
+			continue;
+		h_restore_file_later(knobs[k]);
+		if (h_write_file(knobs[k], "madvise"))
+			return -1;
+	}
+	return 0;
 }
 
 /* Every mTHP size off except the ones we use, set to always. */
 static int configure(void)
 {
+	if (legacy)
+		return configure_legacy();
 	DIR *d = opendir(THP);
 	if (!d)
 		return -1;
@@ -87,15 +134,22 @@ static void run(struct harness *h)
 		h_skip(h, "no transparent huge pages in this kernel");
 		return;
 	}
+	legacy = false;
 	if (!have_size(2048) && !have_size(64)) {
-		h_skip(h,
-		       "neither a 2048 kB nor a 64 kB folio size is "
-		       "offered (%s/hugepages-*kB)",
-		       THP);
-		return;
+		/* Before 6.8: the PMD size only, if it is 2 MiB. */
+		if (h_read_file(THP "/hpage_pmd_size", v, sizeof v) ||
+		    strtoull(v, NULL, 10) != 2u << 20) {
+			h_skip(h,
+			       "neither a 2048 kB nor a 64 kB folio size is "
+			       "offered (%s/hugepages-*kB, hpage_pmd_size)",
+			       THP);
+			return;
+		}
+		legacy = true;
 	}
 	if (configure()) {
-		h_skip(h, "cannot change %s/hugepages-*kB/enabled: %s", THP,
+		h_skip(h, "cannot change %s/%s: %s", THP,
+		       legacy ? "enabled or defrag" : "hugepages-*kB/enabled",
 		       strerror(errno));
 		return;
 	}
