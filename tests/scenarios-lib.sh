@@ -48,3 +48,29 @@ run_suite() {
 	secs=$((SECONDS - t0))
 	diag "$json"
 }
+
+# bad_scenarios [stable] < JSON: sets bad to " NAME:what" for every scenario
+# that did not pass with all its evidence above 0 (with "stable": and 0 torn
+# or modified) or skip with a reason; each scenario's verdict as a diag.
+bad_scenarios() {
+	local json s v r e
+	json=$(cat)
+	bad=
+	for s in $(scen_names <<<"$json"); do
+		v=$(scen verdict "$s" <<<"$json")
+		r=$(scen reason "$s" <<<"$json")
+		diag "$s: $v${r:+ ($r)}"
+		case $v in
+		pass)
+			for e in $(scen_evidence "$s" <<<"$json"); do
+				[ "${e#*=}" -gt 0 ] || bad+=" $s:$e"
+			done
+			[ "${1:-}" != stable ] ||
+				[ "$(scen torn "$s" <<<"$json"):$(scen modified "$s" <<<"$json")" = 0:0 ] ||
+				bad+=" $s:torn/modified"
+			;;
+		skip) [ -n "$r" ] || bad+=" $s:skip-without-reason" ;;
+		*) bad+=" $s:$v (${r:0:300})" ;;
+		esac
+	done
+}

@@ -14,22 +14,7 @@ check "exit status 0 ($rc)" test "$rc" = 0
 check "no scenario failed" test "$(json_num failed <<<"$json")" = 0
 check "no kernel findings" grep -q '"kernel_findings":\[\]' <<<"$json"
 check "under a minute ($secs s)" test "$secs" -lt 60
-bad=
-for s in $(scen_names <<<"$json"); do
-	v=$(scen verdict "$s" <<<"$json")
-	r=$(scen reason "$s" <<<"$json")
-	diag "$s: $v${r:+ ($r)}"
-	case $v in
-	pass)
-		for e in $(scen_evidence "$s" <<<"$json"); do
-			[ "${e#*=}" -gt 0 ] || bad+=" $s:$e"
-		done
-		[ "$(scen torn "$s" <<<"$json"):$(scen modified "$s" <<<"$json")" = 0:0 ] || bad+=" $s:torn/modified"
-		;;
-	skip) [ -n "$r" ] || bad+=" $s:skip-without-reason" ;;
-	*) bad+=" $s:$v (${r:0:300})" ;;
-	esac
-done
+bad_scenarios stable <<<"$json"
 check "every scenario passed with evidence above 0, or skipped with a reason${bad:+ (bad:$bad)}" test -z "$bad"
 
 ktap=$("$SWAPEMU" torture --target st --scenario write,mprotect --pages 64 --swapouts 200 --ktap --quiet)

@@ -19,19 +19,6 @@ t=$(scen torn write <<<"$json"); m=$(scen modified write <<<"$json")
 check "write: pages changed under writeback are findings ($t torn, $m modified)" \
 	test $((t + m)) -gt 0
 check "write: reported as a finding" grep -q "finding" <<<"$(scen reason write <<<"$json")"
-bad=
-for s in $(scen_names <<<"$json"); do
-	v=$(scen verdict "$s" <<<"$json")
-	r=$(scen reason "$s" <<<"$json")
-	diag "$s: $v${r:+ ($r)}"
-	case $v in
-	pass)
-		for e in $(scen_evidence "$s" <<<"$json"); do
-			[ "${e#*=}" -gt 0 ] || bad+=" $s:$e"
-		done ;;
-	skip) [ -n "$r" ] || bad+=" $s:skip-without-reason" ;;
-	*) bad+=" $s:$v (${r:0:300})" ;;
-	esac
-done
+bad_scenarios <<<"$json"
 check "every scenario passed with evidence above 0, or skipped with a reason${bad:+ (bad:$bad)}" test -z "$bad"
 done_testing

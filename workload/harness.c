@@ -672,3 +672,16 @@ void h_cleanup(void)
 		h_region_free(H);
 	h_restore_files();
 }
+
+bool h_any_swap_active(void)
+{
+	FILE *f = fopen("/proc/swaps", "re");
+	if (!f)
+		return true; /* cannot tell */
+	char line[512];
+	int n = 0;
+	while (fgets(line, sizeof line, f))
+		n++;
+	fclose(f);
+	return n > 1;
+}

@@ -166,4 +166,7 @@ void h_restore_file_later(const char *path);
 /* Restores them now (the end of each scenario). */
 void h_restore_files(void);
 
+/* Is any swap area active (true when /proc/swaps cannot be read)? */
+bool h_any_swap_active(void);
+
 #endif

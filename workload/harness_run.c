@@ -270,19 +270,6 @@ static void on_finding(const char *msg, void *arg)
 		h_fail_final(h, "kernel problem: %s", msg);
 }
 
-static bool any_swap_active(void)
-{
-	FILE *f = fopen("/proc/swaps", "re");
-	if (!f)
-		return true; /* cannot tell */
-	char line[512];
-	int n = 0;
-	while (fgets(line, sizeof line, f))
-		n++;
-	fclose(f);
-	return n > 1;
-}
-
 /* The verdict, from the counts (see the README: a failure is lost or
  * corrupt data, a violation, a kernel problem or the scenario's own
  * check; a scenario never passes without evidence). */
@@ -328,7 +315,7 @@ static void judge(struct harness *h)
 	*h_ev(h, "faults_under_writeback", true) = sr->under_writeback;
 	*h_ev(h, "faults_after_writeback", true) = sr->after_writeback;
 	if (!sr->swapouts) {
-		if (!any_swap_active())
+		if (!h_any_swap_active())
 			h_skip(h, "no swap area is active");
 		else
 			h_fail_final(h, "nothing was swapped out");

@@ -315,19 +315,6 @@ static bool zswap_enabled(void)
 	       (v[0] == 'Y' || v[0] == 'y' || v[0] == '1');
 }
 
-static bool any_swap_active(void)
-{
-	FILE *f = fopen("/proc/swaps", "re");
-	if (!f)
-		return true; /* cannot tell */
-	char line[512];
-	int n = 0;
-	while (fgets(line, sizeof line, f))
-		n++;
-	fclose(f);
-	return n > 1;
-}
-
 static void read_pswp(uint64_t *out)
 {
 	*out = 0;
@@ -403,7 +390,7 @@ int main(int argc, char **argv)
 		die("%s", err);
 	if (!kmsg_open(err, sizeof err))
 		h_warn("%s: kernel problems will not be reported", err);
-	if (!any_swap_active())
+	if (!h_any_swap_active())
 		h_warn("no swap area is active: nothing will be swapped out");
 	if (zswap_enabled())
 		h_warn("zswap is enabled: swap-outs it keeps never reach the "
