@@ -296,10 +296,10 @@ int profile_finish(struct profile *p, char *err, size_t errlen)
 	if (!p->seed) {
 		struct timespec ts;
 		clock_gettime(CLOCK_REALTIME, &ts);
-		p->seed = mix64((uint64_t)ts.tv_nsec ^
-		                    ((uint64_t)ts.tv_sec << 20) ^
-		                    (uint64_t)getpid()) >>
-		          16;
+		p->seed =
+		    mix64((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^
+		          (uint64_t)getpid()) >>
+		    16;
 		if (!p->seed)
 			p->seed = 1;
 	}

@@ -407,8 +407,8 @@ struct ruleset *ruleset_new(const struct rule_spec *specs, unsigned n,
 /* A uniform number in [0, 1) from the seed, the rule and the match. */
 static double chance(uint64_t seed, unsigned rule, uint64_t match)
 {
-	uint64_t r = mix64(
-	    seed ^ mix64(rule * 0x100000001b3ull ^ mix64(match)));
+	uint64_t r =
+	    mix64(seed ^ mix64(rule * 0x100000001b3ull ^ mix64(match)));
 	return (double)(r >> 11) / (double)(1ull << 53);
 }
 
@@ -455,8 +455,7 @@ void ruleset_eval(struct ruleset *s, const struct rule_req *q,
 			/* A zero-length read has no bit to flip: the rule
 			 * fires (and is logged) but corrupts nothing. */
 			v->corrupt_bits = q->len ? r->arg : 0;
-			v->corrupt_key =
-			    mix64(s->seed ^ (i + 1) ^ mix64(f));
+			v->corrupt_key = mix64(s->seed ^ (i + 1) ^ mix64(f));
 			break;
 		default:
 			if (v->action == ACT_NONE) {

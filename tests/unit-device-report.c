@@ -60,7 +60,8 @@ static const char stats_expected[] =
     "{\"profile\":\"a \\\"quoted\\\" name\",\"seed\":N,\"size\":N,"
     "\"uptime\":N.N,\"advertise\":true,\"require\":true,"
     "\"on_violation\":\"log\",\"checksum\":\"crcNc\","
-    "\"capture_delay\":\"N\",\"completion_delay\":\"N\",\"store_used\":N,\"store\":\"memory\","
+    "\"capture_delay\":\"N\",\"completion_delay\":\"N\",\"store_used\":N,"
+    "\"store\":\"memory\","
     "\"inflight\":N,\"ops\":{" OP_JSON("read") "," OP_JSON("write") "," OP_JSON(
         "flush") "," OP_JSON("trim") "," OP_JSON("zero") "},"
                                                          "\"capture\":{"

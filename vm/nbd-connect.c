@@ -117,17 +117,17 @@ int main(int argc, char **argv)
 	hflags = be16toh(hflags);
 	if (!(hflags & NBD_FLAG_FIXED_NEWSTYLE))
 		die("%s", "the server lacks the fixed newstyle handshake");
-	uint32_t cflags = htobe32(NBD_FLAG_FIXED_NEWSTYLE |
-	                          (hflags & NBD_FLAG_NO_ZEROES));
+	uint32_t cflags =
+	    htobe32(NBD_FLAG_FIXED_NEWSTYLE | (hflags & NBD_FLAG_NO_ZEROES));
 	write_all(s, &cflags, 4);
 
 	size_t nl = strlen(export);
 	struct {
 		uint64_t magic;
 		uint32_t opt, len;
-	} __attribute__((packed)) opt = {htobe64(NBD_MAGIC_OPT),
-	                                 htobe32(NBD_OPT_EXPORT_NAME),
-	                                 htobe32((uint32_t)nl)};
+	} __attribute__((packed))
+	opt = {htobe64(NBD_MAGIC_OPT), htobe32(NBD_OPT_EXPORT_NAME),
+	       htobe32((uint32_t)nl)};
 	write_all(s, &opt, sizeof opt);
 	write_all(s, export, nl);
 	uint64_t size;

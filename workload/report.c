@@ -99,6 +99,7 @@ void report_json(const struct torture_opts *o, const struct torture_result *r,
 	json_u64(f, "pages", o->pages);
 	json_u64(f, "batch", o->batch);
 	json_u64(f, "modify_ms", o->modify_ms);
+	json_u64(f, "write_after_us", o->write_after_us);
 	json_u64(f, "rounds", r->rounds);
 	fprintf(f, ",\"seconds\":%.3f", r->seconds);
 	json_u64(f, "not_swapped", r->not_swapped);

@@ -33,6 +33,7 @@ struct torture_opts {
 	uint64_t seconds;  /* 0: no time limit */
 	uint64_t swapouts; /* 0: no limit */
 	uint64_t modify_ms;
+	uint64_t write_after_us; /* write: wait after the swap-out */
 	uint64_t batch;
 	uint64_t seed;
 	uint64_t rounds;      /* rounds of the scenarios other than write */

@@ -14,6 +14,10 @@ static void batch(struct harness *h, uint64_t start, unsigned n)
 {
 	if (!h_page_out(h, start, n))
 		return;
+	/* --write-after-us: a rewrite that comes late, so that a device's
+	 * capture delay has to outlast it to see the change. */
+	if (h->o->write_after_us && !h->after_wb)
+		sleep_until_ns(now_ns() + h->o->write_after_us * 1000);
 	h_rewrite(h, start, n, false);
 }
 

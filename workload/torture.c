@@ -60,8 +60,9 @@ static void usage(FILE *f)
 	           "[--target NAME] [--pages N]\n"
 	           "                       [--seconds S] [--swapouts K] "
 	           "[--rounds R] [--modify-ms M]\n"
-	           "                       [--batch B] [--seed X] [--json | "
-	           "--ktap] [--quiet]\n"
+	           "                       [--write-after-us U] [--batch B] "
+	           "[--seed X]\n"
+	           "                       [--json | --ktap] [--quiet]\n"
 	           "                       [--gentab PATH|ivshmem] "
 	           "[--control SOCKET|shm]\n"
 	           "\n"
@@ -93,6 +94,12 @@ static void usage(FILE *f)
 	        "  --rounds R      the other scenarios: rounds over their "
 	        "pages (default 2, at least 2)\n"
 	        "  --modify-ms M   each rewrite takes M ms (default 10)\n"
+	        "  --write-after-us U\n"
+	        "                  write: wait U µs after each swap-out before "
+	        "the first\n"
+	        "                  write (default 0: at once); a device whose "
+	        "capture delay\n"
+	        "                  is shorter has captured the page by then\n"
 	        "  --batch B       pages per MADV_PAGEOUT call (default 32)\n"
 	        "  --seed X        seed of the run ids (default: from time "
 	        "and pid)\n"
@@ -193,6 +200,7 @@ static void parse_args(int argc, char **argv, const char **target,
 		O_SECONDS,
 		O_SWAPOUTS,
 		O_MODIFY,
+		O_WRITE_AFTER,
 		O_GENTAB,
 		O_CONTROL,
 		O_SCENARIO,
@@ -206,6 +214,7 @@ static void parse_args(int argc, char **argv, const char **target,
 	    {"seconds", required_argument, NULL, O_SECONDS},
 	    {"swapouts", required_argument, NULL, O_SWAPOUTS},
 	    {"modify-ms", required_argument, NULL, O_MODIFY},
+	    {"write-after-us", required_argument, NULL, O_WRITE_AFTER},
 	    {"batch", required_argument, NULL, 'b'},
 	    {"seed", required_argument, NULL, 's'},
 	    {"gentab", required_argument, NULL, O_GENTAB},
@@ -262,6 +271,10 @@ static void parse_args(int argc, char **argv, const char **target,
 		case O_MODIFY:
 			o->modify_ms =
 			    parse_num("--modify-ms", optarg, 0, 3600000);
+			break;
+		case O_WRITE_AFTER:
+			o->write_after_us =
+			    parse_num("--write-after-us", optarg, 0, 10000000);
 			break;
 		case 'b':
 			o->batch =
