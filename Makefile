@@ -107,6 +107,8 @@ $(BUILD)/swapemu-fuse: $(FUSE_OBJS) $(BUILD)/libswapemu.a
 # The workload and the client need only libc (the workload also liburing,
 # for the pin scenario's fixed buffers): they may be linked statically.
 $(TORTURE_OBJS): ALL_CFLAGS += -DSWAPEMU_HAVE_LIBURING
+# The body check vectorises only with the vectoriser on (lib/classify.c).
+$(BUILD)/lib/classify.o: ALL_CFLAGS += -ftree-vectorize
 $(BUILD)/swapemu-torture: $(TORTURE_OBJS) $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ -luring -lpthread
 

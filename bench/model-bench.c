@@ -15,6 +15,7 @@
 #include "checksum.h"
 #include "device.h"
 #include "stamp.h"
+#include "classify.h"
 #include "clock.h"
 
 static volatile uint64_t sink;
@@ -83,7 +84,7 @@ int main(int argc, char **argv)
 			    n);
 			double cc = BEST(
 			    sink += checksum(kinds[k], pages + i * 4096, 4096) +
-			            stamp_classify(pages + i * 4096, NULL),
+			            classify_page(pages + i * 4096, NULL),
 			    n);
 			double w = BEST(device_write(d, pages + i * 4096, 4096,
 			                             (uint64_t)i * 4096, NULL),

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "classify.h"
 #include "checksum.h"
 #include "device-internal.h"
 #include "eventlog.h"
@@ -444,7 +445,7 @@ static unsigned classify_capture(struct device *d, const char *buf, size_t len,
 	*classes = 0;
 	for (uint64_t at = first; at + BLK <= len; at += BLK) {
 		const void *page = buf + at;
-		enum stamp_class c = stamp_classify(page, d->gentab);
+		enum stamp_class c = classify_page(page, d->gentab);
 		*classes |= 1u << c;
 		atomic_fetch_add(&d->classes[c], 1);
 		if (!require || (c != STAMP_TORN && c != STAMP_MODIFIED))
