@@ -1,6 +1,19 @@
-/* checksum.c - CRC32C (SSE4.2 instruction or slicing-by-8 tables), XXH3-64.
+/* checksum.c - CRC32C (carry-less multiply folding, SSE4.2 instruction or
+ * slicing-by-8 tables), XXH3-64.
  *
- * The hardware path runs three independent crc32 streams over three
+ * crc32c() picks its path once, at the first call (crc_init, with
+ * __builtin_cpu_supports; every path is compiled with a per-function
+ * target attribute, so the library runs on any x86-64):
+ *   - VPCLMULQDQ + AVX512F/VL: buffers of 256 bytes or more are folded
+ *     on zmm registers (crc32c_fold.c), 4 KiB in ~16 rounds of 256 bytes;
+ *   - PCLMULQDQ: buffers of 64 bytes or more are folded on xmm registers;
+ *   - both fold kernels stop at a multiple of 16 bytes, and the crc32
+ *     path below does the rest (and every shorter buffer);
+ *   - SSE4.2 only: the crc32 instruction, as below;
+ *   - otherwise (and crc32c_sw, the reference): slicing-by-8 tables.
+ * The folding constants are x^n mod P from crc32c_xpow(), at init.
+ *
+ * The crc32 path runs three independent crc32 streams over three
  * adjacent lanes and joins them with a "shift by N zero bytes" table: the
  * instruction has a latency of 3 cycles but a throughput of 1, so one
  * dependent chain would leave two thirds of the unit idle. The lane length
@@ -13,6 +26,7 @@
 #include <xxhash.h>
 
 #include "checksum.h"
+#include "crc32c_fold.h"
 
 #define CRC32C_POLY 0x82f63b78u /* Castagnoli, bit-reversed */
 
@@ -27,6 +41,9 @@ static uint32_t crc_tab[8][256];
 static uint32_t shift_long[4][256];
 static uint32_t shift_short[4][256];
 static int hw_available;
+/* Each path's availability, and the one crc32c() uses. */
+static int path_ok[CRC32C_NPATHS];
+static enum crc32c_path best_path;
 static pthread_once_t crc_once = PTHREAD_ONCE_INIT;
 
 /* Advances a raw register (no init/final xor) over len zero bytes. */
@@ -74,10 +91,31 @@ static void crc_init(void)
 			                (crc_tab[k - 1][n] >> 8);
 	shift_init(shift_long, LANE_LONG);
 	shift_init(shift_short, LANE_SHORT);
+	crc32c_fold_init();
+	path_ok[CRC32C_TABLE] = 1;
 #if defined(__x86_64__)
 	__builtin_cpu_init();
 	hw_available = __builtin_cpu_supports("sse4.2");
+	path_ok[CRC32C_SSE42] = hw_available;
+	path_ok[CRC32C_CLMUL128] =
+	    hw_available && __builtin_cpu_supports("pclmul");
+	path_ok[CRC32C_CLMUL512] = path_ok[CRC32C_CLMUL128] &&
+	                           __builtin_cpu_supports("vpclmulqdq") &&
+	                           __builtin_cpu_supports("avx512f") &&
+	                           __builtin_cpu_supports("avx512vl");
 #endif
+	for (int i = 0; i < CRC32C_NPATHS; i++)
+		if (path_ok[i])
+			best_path = (enum crc32c_path)i;
+}
+
+uint32_t crc32c_xpow(unsigned n)
+{
+	uint32_t r = 0x80000000u; /* x^0 */
+
+	while (n--) /* times x, mod P */
+		r = r & 1 ? (r >> 1) ^ CRC32C_POLY : r >> 1;
+	return r;
 }
 
 static inline uint64_t load64(const unsigned char *p)
@@ -171,14 +209,52 @@ int crc32c_hw_available(void)
 	return hw_available;
 }
 
+int crc32c_path_available(enum crc32c_path path)
+{
+	pthread_once(&crc_once, crc_init);
+	return path >= 0 && path < CRC32C_NPATHS && path_ok[path];
+}
+
+const char *crc32c_path_name(enum crc32c_path path)
+{
+	static const char *const names[CRC32C_NPATHS] = {
+	    [CRC32C_TABLE] = "table",
+	    [CRC32C_SSE42] = "sse4.2",
+	    [CRC32C_CLMUL128] = "pclmulqdq",
+	    [CRC32C_CLMUL512] = "vpclmulqdq-avx512",
+	};
+	return path >= 0 && path < CRC32C_NPATHS ? names[path] : "?";
+}
+
+const char *crc32c_impl(void)
+{
+	pthread_once(&crc_once, crc_init);
+	return crc32c_path_name(best_path);
+}
+
+uint32_t crc32c_path(enum crc32c_path path, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+	uint32_t crc = ~0u;
+	size_t n = 0;
+
+	pthread_once(&crc_once, crc_init);
+#if defined(__x86_64__)
+	if (path == CRC32C_CLMUL512 && len >= 256)
+		n = crc32c_fold512(&crc, p, len);
+	else if (path >= CRC32C_CLMUL128 && len >= 64)
+		n = crc32c_fold128(&crc, p, len);
+	if (path >= CRC32C_SSE42)
+		return ~crc_hw_update(crc, p + n, len - n);
+#endif
+	(void)n;
+	return ~crc_sw_update(crc, p, len);
+}
+
 uint32_t crc32c(const void *buf, size_t len)
 {
 	pthread_once(&crc_once, crc_init);
-#if defined(__x86_64__)
-	if (hw_available)
-		return ~crc_hw_update(~0u, buf, len);
-#endif
-	return ~crc_sw_update(~0u, buf, len);
+	return crc32c_path(best_path, buf, len);
 }
 
 uint64_t checksum(enum csum_kind k, const void *buf, size_t len)
