@@ -54,8 +54,7 @@ __attribute__((target(T128))) static inline __m128i k128(int i)
 }
 
 /* x folded forward by the constant's distance (without the next block). */
-__attribute__((target(T128))) static inline __m128i fold_x(__m128i x,
-                                                           __m128i k)
+__attribute__((target(T128))) static inline __m128i fold_x(__m128i x, __m128i k)
 {
 	return _mm_xor_si128(_mm_clmulepi64_si128(x, k, 0x00),
 	                     _mm_clmulepi64_si128(x, k, 0x11));
@@ -118,8 +117,7 @@ crc32c_fold128(uint32_t *crcp, const unsigned char *p, size_t len)
 	return (size_t)(p - start);
 }
 
-__attribute__((target(T512))) static inline __m512i fold_z(__m512i x,
-                                                           __m512i k,
+__attribute__((target(T512))) static inline __m512i fold_z(__m512i x, __m512i k,
                                                            __m512i next)
 {
 	return _mm512_ternarylogic_epi64(_mm512_clmulepi64_epi128(x, k, 0x00),
