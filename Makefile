@@ -67,7 +67,7 @@ VM_TOOLS := $(if $(filter 1,$(SAN)),,$(addprefix $(BUILD)/vm/,swapemu-torture.st
 	swapemu-nbd-connect.static memfill.static swapemu-vm-bridge))
 
 # Benchmarks (bench/), built with everything so that they never rot.
-BENCH_PROGS := $(addprefix $(BUILD)/bench/,fuse-ref model-bench swap-bench store-io \
+BENCH_PROGS := $(addprefix $(BUILD)/bench/,fuse-ref model-bench crc32c-bench swap-bench store-io \
 	capture-timing control-latency nbd-bench inflight-nbd)
 
 PROGRAMS := $(BUILD)/swapemu-fuse $(BUILD)/swapemu-torture $(TOOLS) $(PLUGIN) $(VM_TOOLS)
@@ -226,6 +226,8 @@ fuzz: $(FUZZERS)
 $(BUILD)/bench/swap-bench: $(BUILD)/bench/swap-bench.o
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^
 $(BUILD)/bench/model-bench: $(BUILD)/bench/model-bench.o $(BUILD)/libswapemu.a
+	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
+$(BUILD)/bench/crc32c-bench: $(BUILD)/bench/crc32c-bench.o $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
 $(BUILD)/bench/store-io: $(BUILD)/bench/store-io.o $(BUILD)/libswapemu.a
 	$(CC) $(LDSAN) $(LDFLAGS) -o $@ $^ $(LIBS)
