@@ -25,6 +25,8 @@
 #include <immintrin.h>
 #endif
 
+#include <string.h>
+
 #include "crc32c_fold.h"
 
 /* Fold distances in bits: one 16-byte block, the lanes of a zmm, four
@@ -35,12 +37,28 @@ static const unsigned fold_bits[NK] = {128, 256, 384, 512, 2048};
  * multipliers of a block's first and second 8 bytes (see above). */
 static uint64_t fold_k[NK][2] __attribute__((aligned(16)));
 
+/* hybrid_4k's split of a 4 KiB block: HY_Z bytes folded on zmm (a multiple
+ * of 64, at least 512), then three crc32 lanes of HY_L bytes (a multiple of
+ * 8), HY_WORDS words of each lane per 256-byte zmm round. hy_k[i] shifts a
+ * register over 3 - i lanes: x^(8 * (3 - i) * HY_L - 33) mod P. */
+#ifndef HY_Z
+#define HY_Z 2560
+#endif
+#define HY_L ((4096 - HY_Z) / 3)
+#define HY_WORDS (HY_L / 8 / (HY_Z / 256 - 1))
+_Static_assert(HY_Z % 64 == 0 && HY_Z >= 512 && HY_L % 8 == 0 &&
+                   HY_Z + 3 * HY_L == 4096,
+               "hybrid_4k split");
+static uint32_t hy_k[3];
+
 void crc32c_fold_init(void)
 {
 	for (int i = 0; i < NK; i++) {
 		fold_k[i][0] = crc32c_xpow(fold_bits[i] + 31);
 		fold_k[i][1] = crc32c_xpow(fold_bits[i] - 33);
 	}
+	for (int i = 0; i < 3; i++)
+		hy_k[i] = crc32c_xpow(8u * (3 - i) * HY_L - 33);
 }
 
 #if defined(__x86_64__)
@@ -135,16 +153,109 @@ __attribute__((target(T512))) static inline __m512i load_z(const void *p)
 	return _mm512_loadu_si512(p);
 }
 
-/* Four zmm accumulators, 256 bytes a round; then one, 64 bytes a round. */
+/* Four zmm accumulators (256 bytes a round) folded onto one, which takes
+ * 64 bytes a round while *lenp allows, then 16-byte blocks; the register. */
+__attribute__((target(T512))) static inline uint32_t
+zmm_finish(__m512i x0, __m512i x1, __m512i x2, __m512i x3,
+           const unsigned char **pp, size_t *lenp)
+{
+	const __m512i k = k512(K512);
+	__m128i l0, l1, l2, l3;
+
+	x0 = fold_z(x0, k, x1);
+	x0 = fold_z(x0, k, x2);
+	x0 = fold_z(x0, k, x3);
+	while (*lenp >= 64) {
+		x0 = fold_z(x0, k, load_z(*pp));
+		*pp += 64;
+		*lenp -= 64;
+	}
+	/* The zmm's four 16-byte lanes, first to last, onto the last. */
+	l0 = _mm512_castsi512_si128(x0);
+	l1 = _mm512_extracti32x4_epi32(x0, 1);
+	l2 = _mm512_extracti32x4_epi32(x0, 2);
+	l3 = _mm512_extracti32x4_epi32(x0, 3);
+	l0 = _mm_ternarylogic_epi64(fold_x(l0, k128(K384)),
+	                            fold_x(l1, k128(K256)), l3, 0x96);
+	l0 = _mm_xor_si128(l0, fold_x(l2, k128(K128)));
+	return finish_blocks(l0, pp, lenp);
+}
+
+/* The register crc advanced over n zero bytes, given hy_k = x^(8n-33) mod
+ * P: the 63-bit carry-less product is crc * x^(8n) / x^33, and crc32 over
+ * it as 8 bytes of data multiplies by x^32 and reduces. */
+__attribute__((target(T128))) static inline uint32_t crc_shift(uint32_t crc,
+                                                               uint32_t k)
+{
+	__m128i t = _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)crc),
+	                                 _mm_cvtsi32_si128((int)k), 0x00);
+	return (uint32_t)_mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(t));
+}
+
+static inline uint64_t load64(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
+
+/* One 4 KiB block, two units at once: the zmm folding takes the first
+ * HY_Z bytes while the crc32 instruction (other execution ports) takes the
+ * three lanes of HY_L bytes after them, in the same loop; the four
+ * registers are then joined with crc_shift(). */
+__attribute__((target(T512))) static uint32_t hybrid_4k(uint32_t crc,
+                                                        const unsigned char *p)
+{
+	const unsigned char *q = p + HY_Z, *end = p + HY_Z;
+	const __m512i k = k512(K2048);
+	__m512i x0, x1, x2, x3;
+	uint64_t c0 = 0, c1 = 0, c2 = 0;
+	size_t w = 0, zero = 0;
+
+	x0 = _mm512_xor_si512(load_z(p),
+	                      _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, crc));
+	x1 = load_z(p + 64);
+	x2 = load_z(p + 128);
+	x3 = load_z(p + 192);
+	for (size_t r = 256; r + 256 <= HY_Z; r += 256) {
+		x0 = fold_z(x0, k, load_z(p + r));
+		x1 = fold_z(x1, k, load_z(p + r + 64));
+		x2 = fold_z(x2, k, load_z(p + r + 128));
+		x3 = fold_z(x3, k, load_z(p + r + 192));
+		for (int j = 0; j < HY_WORDS; j++, w += 8) {
+			c0 = _mm_crc32_u64(c0, load64(q + w));
+			c1 = _mm_crc32_u64(c1, load64(q + HY_L + w));
+			c2 = _mm_crc32_u64(c2, load64(q + 2 * HY_L + w));
+		}
+	}
+	for (; w < HY_L; w += 8) {
+		c0 = _mm_crc32_u64(c0, load64(q + w));
+		c1 = _mm_crc32_u64(c1, load64(q + HY_L + w));
+		c2 = _mm_crc32_u64(c2, load64(q + 2 * HY_L + w));
+	}
+	/* The zmm region's bytes past its last whole 256-byte round. */
+	p += HY_Z / 256 * 256;
+	zero = (size_t)(end - p);
+	crc = zmm_finish(x0, x1, x2, x3, &p, &zero);
+	return crc_shift(crc, hy_k[0]) ^ crc_shift((uint32_t)c0, hy_k[1]) ^
+	       crc_shift((uint32_t)c1, hy_k[2]) ^ (uint32_t)c2;
+}
+
+/* 4 KiB blocks by hybrid_4k; the rest with four zmm accumulators (256
+ * bytes a round), then one (64 bytes a round), then 16-byte blocks. */
 __attribute__((target(T512))) size_t
 crc32c_fold512(uint32_t *crcp, const unsigned char *p, size_t len)
 {
 	const unsigned char *start = p;
 	__m512i x0, x1, x2, x3, k;
-	__m128i l0, l1, l2, l3;
 
+	while (len >= 4096) {
+		*crcp = hybrid_4k(*crcp, p);
+		p += 4096;
+		len -= 4096;
+	}
 	if (len < 256)
-		return 0;
+		return (size_t)(p - start);
 	x0 = _mm512_xor_si512(load_z(p),
 	                      _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, *crcp));
 	x1 = load_z(p + 64);
@@ -161,24 +272,7 @@ crc32c_fold512(uint32_t *crcp, const unsigned char *p, size_t len)
 		p += 256;
 		len -= 256;
 	}
-	k = k512(K512);
-	x0 = fold_z(x0, k, x1);
-	x0 = fold_z(x0, k, x2);
-	x0 = fold_z(x0, k, x3);
-	while (len >= 64) {
-		x0 = fold_z(x0, k, load_z(p));
-		p += 64;
-		len -= 64;
-	}
-	/* The zmm's four 16-byte lanes, first to last, onto the last. */
-	l0 = _mm512_castsi512_si128(x0);
-	l1 = _mm512_extracti32x4_epi32(x0, 1);
-	l2 = _mm512_extracti32x4_epi32(x0, 2);
-	l3 = _mm512_extracti32x4_epi32(x0, 3);
-	l0 = _mm_ternarylogic_epi64(fold_x(l0, k128(K384)),
-	                            fold_x(l1, k128(K256)), l3, 0x96);
-	l0 = _mm_xor_si128(l0, fold_x(l2, k128(K128)));
-	*crcp = finish_blocks(l0, &p, &len);
+	*crcp = zmm_finish(x0, x1, x2, x3, &p, &len);
 	return (size_t)(p - start);
 }
 
