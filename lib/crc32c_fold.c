@@ -50,6 +50,16 @@ _Static_assert(HY_Z % 64 == 0 && HY_Z >= 512 && HY_L % 8 == 0 &&
                    HY_Z + 3 * HY_L == 4096,
                "hybrid_4k split");
 static uint32_t hy_k[3];
+/* The same for hybrid_4k_x, on four xmm accumulators (64-byte rounds). */
+#ifndef HX_X
+#define HX_X 1024
+#endif
+#define HX_L ((4096 - HX_X) / 3)
+#define HX_WORDS (HX_L / 8 / (HX_X / 64 - 1))
+_Static_assert(HX_X % 64 == 0 && HX_X >= 128 && HX_L % 8 == 0 &&
+                   HX_X + 3 * HX_L == 4096,
+               "hybrid_4k_x split");
+static uint32_t hx_k[3];
 
 void crc32c_fold_init(void)
 {
@@ -59,6 +69,8 @@ void crc32c_fold_init(void)
 	}
 	for (int i = 0; i < 3; i++)
 		hy_k[i] = crc32c_xpow(8u * (3 - i) * HY_L - 33);
+	for (int i = 0; i < 3; i++)
+		hx_k[i] = crc32c_xpow(8u * (3 - i) * HX_L - 33);
 }
 
 #if defined(__x86_64__)
@@ -103,36 +115,6 @@ finish_blocks(__m128i r, const unsigned char **pp, size_t *lenp)
 		*lenp -= 16;
 	}
 	return finish(r);
-}
-
-/* Four xmm accumulators, 64 bytes a round. */
-__attribute__((target(T128))) size_t
-crc32c_fold128(uint32_t *crcp, const unsigned char *p, size_t len)
-{
-	const unsigned char *start = p;
-	__m128i x0, x1, x2, x3, k;
-
-	if (len < 64)
-		return 0;
-	x0 = _mm_xor_si128(load_x(p), _mm_cvtsi32_si128((int)*crcp));
-	x1 = load_x(p + 16);
-	x2 = load_x(p + 32);
-	x3 = load_x(p + 48);
-	p += 64;
-	len -= 64;
-	k = k128(K512);
-	while (len >= 64) {
-		x0 = _mm_xor_si128(fold_x(x0, k), load_x(p));
-		x1 = _mm_xor_si128(fold_x(x1, k), load_x(p + 16));
-		x2 = _mm_xor_si128(fold_x(x2, k), load_x(p + 32));
-		x3 = _mm_xor_si128(fold_x(x3, k), load_x(p + 48));
-		p += 64;
-		len -= 64;
-	}
-	x0 = _mm_xor_si128(fold_x(x0, k128(K384)), x3);
-	x1 = _mm_xor_si128(fold_x(x1, k128(K256)), fold_x(x2, k128(K128)));
-	*crcp = finish_blocks(_mm_xor_si128(x0, x1), &p, &len);
-	return (size_t)(p - start);
 }
 
 __attribute__((target(T512))) static inline __m512i fold_z(__m512i x, __m512i k,
@@ -197,6 +179,80 @@ static inline uint64_t load64(const unsigned char *p)
 	uint64_t v;
 	memcpy(&v, p, sizeof v);
 	return v;
+}
+
+/* hybrid_4k on xmm: HX_X bytes on four xmm accumulators (64 a round),
+ * three crc32 lanes of HX_L bytes, HX_WORDS words a lane per round. */
+__attribute__((target(T128))) static uint32_t
+hybrid_4k_x(uint32_t crc, const unsigned char *p)
+{
+	const unsigned char *q = p + HX_X;
+	const __m128i k = k128(K512);
+	__m128i x0, x1, x2, x3;
+	uint64_t c0 = 0, c1 = 0, c2 = 0;
+	size_t w = 0;
+
+	x0 = _mm_xor_si128(load_x(p), _mm_cvtsi32_si128((int)crc));
+	x1 = load_x(p + 16);
+	x2 = load_x(p + 32);
+	x3 = load_x(p + 48);
+	for (size_t r = 64; r < HX_X; r += 64) {
+		x0 = _mm_xor_si128(fold_x(x0, k), load_x(p + r));
+		x1 = _mm_xor_si128(fold_x(x1, k), load_x(p + r + 16));
+		x2 = _mm_xor_si128(fold_x(x2, k), load_x(p + r + 32));
+		x3 = _mm_xor_si128(fold_x(x3, k), load_x(p + r + 48));
+		for (int j = 0; j < HX_WORDS; j++, w += 8) {
+			c0 = _mm_crc32_u64(c0, load64(q + w));
+			c1 = _mm_crc32_u64(c1, load64(q + HX_L + w));
+			c2 = _mm_crc32_u64(c2, load64(q + 2 * HX_L + w));
+		}
+	}
+	for (; w < HX_L; w += 8) {
+		c0 = _mm_crc32_u64(c0, load64(q + w));
+		c1 = _mm_crc32_u64(c1, load64(q + HX_L + w));
+		c2 = _mm_crc32_u64(c2, load64(q + 2 * HX_L + w));
+	}
+	x0 = _mm_xor_si128(fold_x(x0, k128(K384)), x3);
+	x1 = _mm_xor_si128(fold_x(x1, k128(K256)), fold_x(x2, k128(K128)));
+	crc = finish(_mm_xor_si128(x0, x1));
+	return crc_shift(crc, hx_k[0]) ^ crc_shift((uint32_t)c0, hx_k[1]) ^
+	       crc_shift((uint32_t)c1, hx_k[2]) ^ (uint32_t)c2;
+}
+
+/* 4 KiB blocks by hybrid_4k_x; the rest with four xmm accumulators (64
+ * bytes a round), then 16-byte blocks. */
+__attribute__((target(T128))) size_t
+crc32c_fold128(uint32_t *crcp, const unsigned char *p, size_t len)
+{
+	const unsigned char *start = p;
+	__m128i x0, x1, x2, x3, k;
+
+	while (len >= 4096) {
+		*crcp = hybrid_4k_x(*crcp, p);
+		p += 4096;
+		len -= 4096;
+	}
+	if (len < 64)
+		return (size_t)(p - start);
+	x0 = _mm_xor_si128(load_x(p), _mm_cvtsi32_si128((int)*crcp));
+	x1 = load_x(p + 16);
+	x2 = load_x(p + 32);
+	x3 = load_x(p + 48);
+	p += 64;
+	len -= 64;
+	k = k128(K512);
+	while (len >= 64) {
+		x0 = _mm_xor_si128(fold_x(x0, k), load_x(p));
+		x1 = _mm_xor_si128(fold_x(x1, k), load_x(p + 16));
+		x2 = _mm_xor_si128(fold_x(x2, k), load_x(p + 32));
+		x3 = _mm_xor_si128(fold_x(x3, k), load_x(p + 48));
+		p += 64;
+		len -= 64;
+	}
+	x0 = _mm_xor_si128(fold_x(x0, k128(K384)), x3);
+	x1 = _mm_xor_si128(fold_x(x1, k128(K256)), fold_x(x2, k128(K128)));
+	*crcp = finish_blocks(_mm_xor_si128(x0, x1), &p, &len);
+	return (size_t)(p - start);
 }
 
 /* One 4 KiB block, two units at once: the zmm folding takes the first
