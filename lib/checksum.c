@@ -4,9 +4,11 @@
  * crc32c() picks its path once, at the first call (crc_init, with
  * __builtin_cpu_supports; every path is compiled with a per-function
  * target attribute, so the library runs on any x86-64):
- *   - VPCLMULQDQ + AVX512F/VL: buffers of 256 bytes or more are folded
- *     on zmm registers (crc32c_fold.c), 4 KiB in ~16 rounds of 256 bytes;
- *   - PCLMULQDQ: buffers of 64 bytes or more are folded on xmm registers;
+ *   - VPCLMULQDQ + AVX512F/VL (crc32c_fold512): a 4 KiB block folds
+ *     2560 bytes on zmm registers while crc32 takes three 512-byte lanes;
+ *     other buffers of 256 bytes or more are folded on zmm alone;
+ *   - PCLMULQDQ (crc32c_fold128): the same on xmm registers, a 4 KiB block
+ *     split 1024 + 3 * 1024, other buffers of 64 bytes or more folded;
  *   - both fold kernels stop at a multiple of 16 bytes, and the crc32
  *     path below does the rest (and every shorter buffer);
  *   - SSE4.2 only: the crc32 instruction, as below;

@@ -20,6 +20,15 @@
  * bits 0..31, and the 95-bit product lands in bits 0..94 of a register
  * whose bit 0 is x^127). Hence the constants: x^(D+64-33) for the first
  * half and x^(D-33) for the second, computed at init by crc32c_xpow().
+ *
+ * A 4 KiB block keeps two units busy at once: the carry-less multiplier
+ * folds its first part while the crc32 instruction (other execution ports)
+ * runs three lanes over the rest, in the same loop; the four registers are
+ * joined by "shift over n zero bytes", a multiply by x^(8n) mod P (one
+ * clmul, reduced by crc32). Folding alone took 4 KiB in ~69 ns on zmm and
+ * ~245 ns on xmm here (crc32 alone: ~125 ns); the
+ * split (2560 + 3 * 512 on zmm, 1024 + 3 * 1024 on xmm) was measured best
+ * of its neighbours with bench/crc32c-bench.
  */
 #if defined(__x86_64__)
 #include <immintrin.h>
