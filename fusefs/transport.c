@@ -81,6 +81,12 @@ static int uring_works(char *why, size_t len)
 	return 1;
 }
 
+static void set_uring(struct fusefs *fs)
+{
+	fs->transport = TRANSPORT_URING;
+	device_set_transport(fs->dev, "uring", no_capture_delay);
+}
+
 int transport_choose(struct fusefs *fs, enum transport want,
                      const struct profile *p, char *err, size_t errlen)
 {
@@ -88,12 +94,13 @@ int transport_choose(struct fusefs *fs, enum transport want,
 	int delay0 = dist_is_zero(&p->capture);
 	fs->transport = TRANSPORT_DEV;
 	fs->transport_explicit = want == TRANSPORT_URING;
+	device_set_transport(fs->dev, "dev", NULL);
 	if (want == TRANSPORT_DEV)
 		return 0;
 	if (want == TRANSPORT_AUTO) {
 		if (AUTO_PREFERS_URING && en == 'Y' && delay0 &&
 		    uring_works(why, sizeof why))
-			fs->transport = TRANSPORT_URING;
+			set_uring(fs);
 		return 0;
 	}
 	if (!en) {
@@ -131,7 +138,7 @@ int transport_choose(struct fusefs *fs, enum transport want,
 		        "mount; it goes back to N once the mount is up\n",
 		        ENABLE_URING);
 	}
-	fs->transport = TRANSPORT_URING;
+	set_uring(fs);
 	return 0;
 }
 
@@ -236,11 +243,8 @@ static ssize_t hook_writev(int fd, struct iovec *iov, int count,
 int transport_install(struct fusefs *fs, struct fuse_session *se)
 {
 	fs->se = se;
-	if (fs->transport != TRANSPORT_URING) {
-		device_set_transport(fs->dev, "dev", NULL);
+	if (fs->transport != TRANSPORT_URING)
 		return 0;
-	}
-	device_set_transport(fs->dev, "uring", no_capture_delay);
 	static const struct fuse_custom_io io = {.read = hook_read,
 	                                         .writev = hook_writev};
 	fs->uring = uring_new(se);
