@@ -62,7 +62,6 @@ struct uring;
 struct uring *uring_new(struct fuse_session *se);
 int uring_start(struct uring *u, void (*on_fail)(void *), void *arg);
 int uring_go(struct uring *u, int fd, size_t payload_sz);
-int uring_up(struct uring *u);
 ssize_t uring_reply(struct uring *u, struct iovec *iov, int count);
 void uring_stop(struct uring *u);
 

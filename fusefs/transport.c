@@ -104,11 +104,12 @@ int transport_choose(struct fusefs *fs, enum transport want,
 		return 0;
 	}
 	if (!en) {
-		snprintf(err, errlen,
-		         "--transport=uring: this kernel has no FUSE over "
-		         "io_uring (%s is missing; it needs Linux 6.14 or later "
-		         "with CONFIG_FUSE_IO_URING)",
-		         ENABLE_URING);
+		snprintf(
+		    err, errlen,
+		    "--transport=uring: this kernel has no FUSE over "
+		    "io_uring (%s is missing; it needs Linux 6.14 or later "
+		    "with CONFIG_FUSE_IO_URING)",
+		    ENABLE_URING);
 		return -1;
 	}
 	if (!delay0) {
@@ -157,8 +158,10 @@ static void restore_enable_uring(struct fusefs *fs)
 static void fall_back(struct fusefs *fs, const char *why)
 {
 	if (fs->transport_explicit) {
-		fprintf(stderr, "swapemu-fuse: --transport=uring: %s; "
-		                "exiting\n", why);
+		fprintf(stderr,
+		        "swapemu-fuse: --transport=uring: %s; "
+		        "exiting\n",
+		        why);
 		fuse_session_exit(fs->se);
 		return;
 	}
@@ -193,9 +196,9 @@ static ssize_t init_reply(struct fusefs *fs, int fd, struct iovec *iov,
                           int count)
 {
 	const struct fuse_out_header *out = iov[0].iov_base;
-	struct fuse_init_out *arg =
-	    count == 2 && iov[1].iov_len >= sizeof *arg ? iov[1].iov_base
-	                                                : NULL;
+	struct fuse_init_out *arg = count == 2 && iov[1].iov_len >= sizeof *arg
+	                                ? iov[1].iov_base
+	                                : NULL;
 	int ask = fs->init_offered && arg && !out->error;
 	if (ask) {
 		arg->flags |= FUSE_INIT_EXT;
@@ -224,8 +227,7 @@ static ssize_t init_reply(struct fusefs *fs, int fd, struct iovec *iov,
 	return n;
 }
 
-static ssize_t hook_writev(int fd, struct iovec *iov, int count,
-                           void *userdata)
+static ssize_t hook_writev(int fd, struct iovec *iov, int count, void *userdata)
 {
 	struct fusefs *fs = userdata;
 	const struct fuse_out_header *out = iov[0].iov_base;

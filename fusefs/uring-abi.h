@@ -18,7 +18,7 @@
  * hands the entry a request, by the daemon when it commits the reply. */
 struct fuse_uring_ent_in_out {
 	uint64_t flags;
-	uint64_t commit_id; /* the request's unique */
+	uint64_t commit_id;  /* the request's unique */
 	uint32_t payload_sz; /* bytes used in the payload buffer */
 	uint32_t padding;
 	uint64_t reserved;

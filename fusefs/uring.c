@@ -1,10 +1,14 @@
 /* uring.c - FUSE over io_uring: the ring queues and their entries.
  *
  * The kernel keeps one queue per possible CPU and hands a request to an
- * entry of the queue of the CPU that made it. Each queue here is a thread
+ * entry of the queue of the CPU that made it, whichever of the queue's
+ * entries waits. Each queue here is served by URING_THREADS threads, each
  * with its own io_uring (128-byte SQEs, which the command needs) and
- * URING_DEPTH entries; an entry is a header buffer and, right after a page
- * of room, a payload buffer as large as the largest request.
+ * URING_DEPTH entries registered on that queue, so that the threads of a
+ * queue share its load as the /dev/fuse threads share theirs (one thread
+ * per queue lost to /dev/fuse at 128 KiB writes). An entry is a header
+ * buffer and, right after a page of room, a payload buffer as large as the
+ * largest request.
  *
  * When an entry's command completes, it holds a request: the thread writes
  * the request's fuse_in_header and fixed argument into the room just
@@ -38,9 +42,10 @@
 #include "fusefs.h"
 #include "uring-abi.h"
 
-#define URING_DEPTH 64 /* entries per queue */
-#define ROOM 4096      /* header buffer, then room for in header + arg */
-#define EVENTFD_TAG 1  /* user_data of the eventfd read (entries: pointers) */
+#define URING_THREADS 2 /* threads (each with a ring) per kernel queue */
+#define URING_DEPTH 32  /* entries per thread */
+#define ROOM 4096       /* header buffer, then room for in header + arg */
+#define EVENTFD_TAG 1   /* user_data of the eventfd read (entries: pointers) */
 
 struct uqueue;
 
@@ -54,14 +59,16 @@ struct ent {
 
 struct uqueue {
 	struct uring *u;
-	unsigned qid;
+	unsigned qid; /* the kernel's queue */
+	unsigned idx; /* in struct uring's q[] */
 	pthread_t thread;
 	int started;
 	struct io_uring ring;
 	int efd;
 	uint64_t efd_val;
 	struct ent *ents;
-	unsigned live; /* entries the kernel has not torn down */
+	unsigned live;        /* entries the kernel has not torn down */
+	int serving;          /* has had a request: registration worked */
 	pthread_mutex_t lock; /* the hand-over list: */
 	struct ent **pending;
 	unsigned npending;
@@ -72,15 +79,13 @@ enum { WAITING, RUNNING, STOPPING };
 struct uring {
 	struct fuse_session *se;
 	int fd;
-	unsigned nq;
+	unsigned nq, nw; /* the kernel's queues; threads (nq * URING_THREADS) */
 	size_t payload_sz;
 	struct uqueue *q;
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
 	_Atomic int state;
-	_Atomic int up;      /* entries registered: replies go to the ring */
-	_Atomic int failed;  /* a queue could not start */
-	_Atomic unsigned nready;
+	_Atomic int failed; /* a queue could not start */
 	void (*on_fail)(void *), *on_fail_arg;
 };
 
@@ -111,6 +116,7 @@ struct uring *uring_new(struct fuse_session *se)
 		return NULL;
 	u->se = se;
 	u->nq = possible_cpus();
+	u->nw = u->nq * URING_THREADS;
 	pthread_mutex_init(&u->lock, NULL);
 	pthread_cond_init(&u->cond, NULL);
 	return u;
@@ -169,8 +175,9 @@ static void process(struct uqueue *q, struct ent *e)
 	    payload > q->u->payload_sz) {
 		/* Cannot happen with a kernel that keeps the protocol; answer
 		 * so that the entry is not lost. */
-		fprintf(stderr, "swapemu-fuse: io_uring: malformed request "
-		                "(opcode %u, len %u, payload %zu)\n",
+		fprintf(stderr,
+		        "swapemu-fuse: io_uring: malformed request "
+		        "(opcode %u, len %u, payload %zu)\n",
 		        in.opcode, in.len, payload);
 		atomic_store(&e->unique, in.unique);
 		struct fuse_out_header out = {sizeof out, -EIO, in.unique};
@@ -204,7 +211,8 @@ static void complete(struct uqueue *q, struct io_uring_cqe *cqe)
 	struct uring *u = q->u;
 	if (cqe->user_data == EVENTFD_TAG) {
 		take_pending(q);
-		arm_eventfd(q);
+		if (cqe->res > 0)
+			arm_eventfd(q);
 		return;
 	}
 	struct ent *e = io_uring_cqe_get_data(cqe);
@@ -216,7 +224,11 @@ static void complete(struct uqueue *q, struct io_uring_cqe *cqe)
 	if (cqe->res < 0) {
 		/* Torn down (unmount, abort: -ENOTCONN, -ECONNABORTED), or
 		 * refused at registration. */
-		if (!atomic_load(&u->up) && !atomic_exchange(&u->failed, 1)) {
+		int teardown = cqe->res == -ENOTCONN ||
+		               cqe->res == -ECONNABORTED ||
+		               cqe->res == -ECANCELED;
+		if (!q->serving && !teardown &&
+		    !atomic_exchange(&u->failed, 1)) {
 			fprintf(stderr,
 			        "swapemu-fuse: io_uring: cannot register ring "
 			        "entries on queue %u: %s\n",
@@ -227,6 +239,7 @@ static void complete(struct uqueue *q, struct io_uring_cqe *cqe)
 		q->live--;
 		return;
 	}
+	q->serving = 1;
 	process(q, e);
 }
 
@@ -245,8 +258,10 @@ static int queue_setup(struct uqueue *q)
 		                             flags[i])) == 0)
 			break;
 	if (r) {
-		fprintf(stderr, "swapemu-fuse: io_uring: cannot set up a ring: "
-		                "%s\n", strerror(-r));
+		fprintf(stderr,
+		        "swapemu-fuse: io_uring: cannot set up a ring: "
+		        "%s\n",
+		        strerror(-r));
 		return -1;
 	}
 	arm_eventfd(q);
@@ -274,7 +289,6 @@ static void *queue_loop(void *arg)
 			u->on_fail(u->on_fail_arg);
 		return NULL;
 	}
-	int first = 1;
 	while (q->live > 0 && !fuse_session_exited(u->se) &&
 	       atomic_load(&u->state) == RUNNING) {
 		int r = io_uring_submit_and_wait(&q->ring, 1);
@@ -282,11 +296,6 @@ static void *queue_loop(void *arg)
 			fprintf(stderr, "swapemu-fuse: io_uring: %s\n",
 			        strerror(-r));
 			break;
-		}
-		if (first) { /* every entry of this queue is registered */
-			first = 0;
-			if (atomic_fetch_add(&u->nready, 1) + 1 == u->nq)
-				atomic_store(&u->up, 1);
 		}
 		struct io_uring_cqe *cqe;
 		unsigned head, n = 0;
@@ -329,12 +338,12 @@ static int alloc_entries(struct uqueue *q, size_t payload_sz)
 int uring_start(struct uring *u, void (*on_fail)(void *), void *arg)
 {
 	u->on_fail = on_fail, u->on_fail_arg = arg;
-	u->q = calloc(u->nq, sizeof *u->q);
+	u->q = calloc(u->nw, sizeof *u->q);
 	if (!u->q)
 		return -1;
-	for (unsigned i = 0; i < u->nq; i++) {
+	for (unsigned i = 0; i < u->nw; i++) {
 		struct uqueue *q = &u->q[i];
-		q->u = u, q->qid = i;
+		q->u = u, q->qid = i % u->nq, q->idx = i;
 		pthread_mutex_init(&q->lock, NULL);
 		q->efd = eventfd(0, EFD_CLOEXEC);
 		if (q->efd < 0 ||
@@ -350,18 +359,13 @@ int uring_go(struct uring *u, int fd, size_t payload_sz)
 	u->fd = fd;
 	u->payload_sz = payload_sz;
 	int r = 0;
-	for (unsigned i = 0; i < u->nq && !r; i++)
+	for (unsigned i = 0; i < u->nw && !r; i++)
 		r = alloc_entries(&u->q[i], payload_sz);
 	pthread_mutex_lock(&u->lock);
 	u->state = r ? STOPPING : RUNNING;
 	pthread_cond_broadcast(&u->cond);
 	pthread_mutex_unlock(&u->lock);
 	return r;
-}
-
-int uring_up(struct uring *u)
-{
-	return atomic_load(&u->up) > 0;
 }
 
 /* The entry holding request unique, taken from the table of requests in
@@ -372,15 +376,16 @@ static struct ent *take(struct uring *u, uint64_t unique)
 {
 	if (atomic_load(&u->state) != RUNNING)
 		return NULL;
-	unsigned first = self ? self->qid : 0;
-	for (unsigned k = 0; k < u->nq; k++) {
-		struct uqueue *q = &u->q[(first + k) % u->nq];
+	unsigned first = self ? self->idx : 0;
+	for (unsigned k = 0; k < u->nw; k++) {
+		struct uqueue *q = &u->q[(first + k) % u->nw];
 		if (!q->ents)
 			continue;
 		for (unsigned i = 0; i < URING_DEPTH; i++) {
 			uint64_t want = unique;
 			if (atomic_load_explicit(&q->ents[i].unique,
-			                         memory_order_relaxed) == unique &&
+			                         memory_order_relaxed) ==
+			        unique &&
 			    atomic_compare_exchange_strong(&q->ents[i].unique,
 			                                   &want, 0))
 				return &q->ents[i];
@@ -431,7 +436,7 @@ void uring_stop(struct uring *u)
 	u->state = STOPPING;
 	pthread_cond_broadcast(&u->cond);
 	pthread_mutex_unlock(&u->lock);
-	for (unsigned i = 0; u->q && i < u->nq; i++) {
+	for (unsigned i = 0; u->q && i < u->nw; i++) {
 		struct uqueue *q = &u->q[i];
 		if (!q->started)
 			continue;
