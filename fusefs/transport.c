@@ -24,9 +24,12 @@
 #define ENABLE_URING "/sys/module/fuse/parameters/enable_uring"
 
 /* Whether auto picks io_uring where the kernel has it switched on (and
- * the capture delay is 0): it does where it measured faster than
- * /dev/fuse (bench/fuse-bench.sh). */
-#define AUTO_PREFERS_URING 1
+ * the capture delay is 0). Not yet: on this project's 2-CPU machine
+ * (bench/fuse-bench.sh, bench/swap-bench.sh, 2026-11-30) it was faster
+ * than /dev/fuse only at 4 KiB random I/O with 32 or more in flight,
+ * even at depth 1 and 8 and at the swap level, and slower at 128 KiB
+ * writes (0.85-0.91), the size swap-out mostly sends. */
+#define AUTO_PREFERS_URING 0
 
 static const char no_capture_delay[] =
     "the kernel copies a write into a ring entry when it dispatches it, "

@@ -10,6 +10,8 @@
 require_swap_env
 PARAM=/sys/module/fuse/parameters/enable_uring
 [ -e "$PARAM" ] || skip_all "this kernel has no FUSE over io_uring ($PARAM is missing: Linux 6.14+ with CONFIG_FUSE_IO_URING)"
+[ "$(cat /proc/sys/kernel/io_uring_disabled 2>/dev/null || echo 0)" != 2 ] ||
+	skip_all "io_uring is disabled here (kernel.io_uring_disabled = 2)"
 [ -x "$BUILD/swapemu-torture" ] || skip_all "swapemu-torture not built"
 requires fio --version
 was=$(cat "$PARAM")
