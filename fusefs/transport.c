@@ -28,7 +28,13 @@
  * (bench/fuse-bench.sh, bench/swap-bench.sh, 2026-11-30) it was faster
  * than /dev/fuse only at 4 KiB random I/O with 32 or more in flight,
  * even at depth 1 and 8 and at the swap level, and slower at 128 KiB
- * writes (0.85-0.91), the size swap-out mostly sends. */
+ * writes (0.83-0.91), the size swap-out mostly sends. A profile there
+ * shows the daemon spending less CPU per request over io_uring (fewer
+ * context switches; the same crc32c, copy and page pinning), so the likely
+ * cost is that the kernel binds a request to a ring entry, and so to one
+ * thread, when it dispatches it: a thread busy with a 128 KiB write holds
+ * back the requests given to its other entries while another may idle,
+ * where /dev/fuse's readers each take whatever comes next. */
 #define AUTO_PREFERS_URING 0
 
 static const char no_capture_delay[] =
