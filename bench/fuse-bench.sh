@@ -3,9 +3,11 @@
 # (bench/fuse-ref.c, max_background 128) and a loop device over a tmpfs
 # file, all through `losetup --direct-io=on`, under fio (bench/fio/*.fio):
 # 4k random reads and writes at queue depths 1, 8, 32, 128 and 128k
-# sequential writes at depth 8. swapemu-fuse runs with crc32c ("fuse") and
-# without a checksum ("nocsum"), no delays. A benchmark, not a test: it
-# never fails on a figure.
+# sequential writes at depth 8. swapemu-fuse runs over /dev/fuse with
+# crc32c ("fuse") and without a checksum ("nocsum"), and with crc32c over
+# FUSE over io_uring ("uring", --transport=uring: where the kernel has it;
+# the kernel's enable_uring is as it was afterwards), no delays. A
+# benchmark, not a test: it never fails on a figure.
 #
 # usage: bench/fuse-bench.sh [--reps N] [--runtime S] [--size MIB]
 #                            [--threads N] [--only REGEX] [--raw]
@@ -33,7 +35,7 @@ while [ $# -gt 0 ]; do
 		continue
 		;;
 	-h | --help)
-		sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -61,8 +63,14 @@ build=${BUILD:-$top/build}
 
 work=$(mktemp -d /tmp/swapemu-fuse-bench.XXXXXX)
 pids=() loops=() mounts=()
+enable_uring=/sys/module/fuse/parameters/enable_uring
+uring_was=$(cat "$enable_uring" 2>/dev/null || true)
 cleanup() {
 	local l m p
+	# swapemu-fuse --transport=uring restores it itself once mounted;
+	# this covers a run stopped before that.
+	[ -z "$uring_was" ] || [ "$(cat "$enable_uring")" = "$uring_was" ] ||
+		echo "$uring_was" >"$enable_uring" || true
 	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
 	for m in "${mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -91,13 +99,19 @@ attach() {
 	dd if=/dev/urandom of="$l" bs=1M count="$size" oflag=direct status=none
 }
 
-mkdir -p "$work/ref" "$work/fuse" "$work/nocsum" "$work/tmpfs"
+targets=(ref fuse nocsum tmpfs)
+[ -n "$uring_was" ] && targets+=(uring) ||
+	echo "fuse-bench: no FUSE over io_uring in this kernel: no uring target" >&2
+for t in "${targets[@]}"; do mkdir -p "$work/$t"; done
 "$build/bench/fuse-ref" -f "$size" "$work/ref" &
 pids+=($!) mounts+=("$work/ref")
-for t in fuse nocsum; do
-	csum=crc32c
+for t in fuse nocsum uring; do
+	[[ " ${targets[*]} " == *" $t "* ]] || continue
+	csum=crc32c transport=dev
 	[ $t = nocsum ] && csum=none
+	[ $t = uring ] && transport=uring
 	"$build/swapemu-fuse" -f -p "$top/configs/unstable.conf" \
+		--transport=$transport \
 		--set device.size="${size}M" --set device.checksum=$csum \
 		--set delay.capture=0 --set delay.completion=0 \
 		${threads:+--capture-threads "$threads"} -n disk "$work/$t" &
@@ -106,12 +120,10 @@ done
 mount -t tmpfs -o size=$((size + 16))M swapemu-bench "$work/tmpfs"
 mounts+=("$work/tmpfs")
 truncate -s "${size}M" "$work/tmpfs/disk"
-for t in ref fuse nocsum tmpfs; do
+for t in "${targets[@]}"; do
 	wait_file "$work/$t/disk"
 	attach $t "$work/$t/disk"
 done
-
-targets=(ref fuse nocsum tmpfs)
 workloads=(randread:1 randread:8 randread:32 randread:128
 	randwrite:1 randwrite:8 randwrite:32 randwrite:128 seqwrite:8)
 
@@ -136,7 +148,8 @@ for ((r = 0; r < reps; r++)); do
 	done
 done
 
-# Per repetition ratios fuse/ref, nocsum/ref, fuse/tmpfs; median [min..max].
+# Per repetition ratios fuse/ref, nocsum/ref, fuse/tmpfs, uring/ref,
+# uring/fuse; median [min..max].
 echo "fuse-bench $(date -u '+%F %H:%M') UTC, $reps x ${runtime}s, ${size} MiB," \
 	"capture threads ${threads:-default}, load $(cut -d' ' -f1-3 /proc/loadavg)"
 awk '
@@ -154,15 +167,17 @@ function stat(key,   n, i, a, m) {
 function add(key, x) { v[key, cnt[key]++] = x }
 { s[$1, $2, $3] = $4; if (!($2 in seen)) { seen[$2] = 1; order[no++] = $2 }; if ($1 + 1 > reps) reps = $1 + 1 }
 END {
-	printf "%-15s %10s  %-20s %-20s %-20s\n", "workload", "ref IOPS", "fuse/ref", "nocsum/ref", "fuse/tmpfs-loop"
+	printf "%-15s %10s  %-20s %-20s %-20s %-20s %-20s\n", "workload", "ref IOPS", "fuse/ref", "nocsum/ref", "fuse/tmpfs-loop", "uring/ref", "uring/fuse"
 	for (k = 0; k < no; k++) {
 		w = order[k]
 		for (r = 0; r < reps; r++) {
 			ref = s[r, w, "ref"]; add(w "ref", ref)
 			if (ref > 0) { add(w "f", s[r, w, "fuse"] / ref); add(w "n", s[r, w, "nocsum"] / ref) }
 			if (s[r, w, "tmpfs"] > 0) add(w "t", s[r, w, "fuse"] / s[r, w, "tmpfs"])
+			if (ref > 0 && ((r, w, "uring") in s)) add(w "u", s[r, w, "uring"] / ref)
+			if (s[r, w, "fuse"] > 0 && ((r, w, "uring") in s)) add(w "uf", s[r, w, "uring"] / s[r, w, "fuse"])
 		}
 		split(stat(w "ref"), refm, " ")
-		printf "%-15s %10d  %-20s %-20s %-20s\n", w, refm[1], stat(w "f"), stat(w "n"), stat(w "t")
+		printf "%-15s %10d  %-20s %-20s %-20s %-20s %-20s\n", w, refm[1], stat(w "f"), stat(w "n"), stat(w "t"), stat(w "u"), stat(w "uf")
 	}
 }' "$samples"

@@ -3,8 +3,11 @@
 # (crc32c, no delays, direct-I/O loop) against a loop device over a tmpfs
 # file, by real reclaim in a memory cgroup (see swap-bench.c): MIB (default
 # 512) filled, pushed out by lowering the cgroup's limit, faulted back in.
-# Repetitions alternate the targets (rotated order); ratios fuse/tmpfs per
-# repetition, median [min..max]. Holds the machine's swap lock
+# Where the kernel has FUSE over io_uring, swapemu-fuse also runs with
+# --transport=uring ("uring"; the kernel's enable_uring is as it was
+# afterwards). Repetitions alternate the targets (rotated order); ratios
+# fuse/tmpfs (and uring/tmpfs, uring/fuse) per repetition, median
+# [min..max]. Holds the machine's swap lock
 # (/tmp/swapemu-host.lock) while swap is on. A benchmark, not a test.
 #
 # usage: bench/swap-bench.sh [--reps N] [--mib MIB]
@@ -16,7 +19,7 @@ while [ $# -gt 0 ]; do
 	--reps) reps=$2 ;;
 	--mib) mib=$2 ;;
 	-h | --help)
-		sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -55,7 +58,11 @@ fi
 size=$((mib + 128))
 work=$(mktemp -d /tmp/swapemu-swap-bench.XXXXXX)
 pid= loop= cg=$memcg/swapemu-swap-bench.$$
+enable_uring=/sys/module/fuse/parameters/enable_uring
+uring_was=$(cat "$enable_uring" 2>/dev/null || true)
 cleanup() {
+	[ -z "$uring_was" ] || [ "$(cat "$enable_uring")" = "$uring_was" ] ||
+		echo "$uring_was" >"$enable_uring" || true
 	[ -z "$loop" ] || swapoff "$loop" 2>/dev/null || true
 	[ -z "$loop" ] || losetup -d "$loop" 2>/dev/null || true
 	[ -z "$pid" ] || kill "$pid" 2>/dev/null || true
@@ -71,8 +78,9 @@ trap 'exit 130' INT TERM
 mkdir "$work/mnt" "$work/tmpfs" "$cg"
 
 swap_on() { # TARGET
-	if [ "$1" = fuse ]; then
-		"$build/swapemu-fuse" --set device.size=${size}M --set delay.capture=0 \
+	if [ "$1" != tmpfs ]; then
+		"$build/swapemu-fuse" --transport="$([ "$1" = uring ] && echo uring || echo dev)" \
+			--set device.size=${size}M --set delay.capture=0 \
 			--set delay.completion=0 -n disk -P "$work/pid" "$work/mnt" 2>/dev/null
 		pid=$(cat "$work/pid")
 		loop=$(losetup -f --show --direct-io=on "$work/mnt/disk")
@@ -99,10 +107,12 @@ swap_off() {
 }
 
 targets=(fuse tmpfs)
+[ -z "$uring_was" ] || targets+=(uring)
+n=${#targets[@]}
 samples=$work/samples
 for ((r = 0; r < reps; r++)); do
-	for ((i = 0; i < 2; i++)); do
-		t=${targets[(i + r) % 2]}
+	for ((i = 0; i < n; i++)); do
+		t=${targets[(i + r) % n]}
 		swap_on "$t"
 		echo "$r $t $("$build/bench/swap-bench" "$cg" "$mib")" >>"$samples"
 		swap_off
@@ -123,8 +133,18 @@ END {
 		v["in", cnt["in"]++] = n_[r, "fuse"] / n_[r, "tmpfs"]
 		v["fo", cnt["fo"]++] = o[r, "fuse"]; v["fi", cnt["fi"]++] = n_[r, "fuse"]
 		v["to", cnt["to"]++] = o[r, "tmpfs"]; v["ti", cnt["ti"]++] = n_[r, "tmpfs"]
+		if ((r, "uring") in o) {
+			v["uo", cnt["uo"]++] = o[r, "uring"]; v["ui", cnt["ui"]++] = n_[r, "uring"]
+			v["uot", cnt["uot"]++] = o[r, "uring"] / o[r, "tmpfs"]; v["uit", cnt["uit"]++] = n_[r, "uring"] / n_[r, "tmpfs"]
+			v["uof", cnt["uof"]++] = o[r, "uring"] / o[r, "fuse"]; v["uif", cnt["uif"]++] = n_[r, "uring"] / n_[r, "fuse"]
+		}
 	}
 	printf "%-9s %-22s %-22s %-20s\n", "", "fuse MB/s", "tmpfs-loop MB/s", "fuse/tmpfs-loop"
 	printf "%-9s %-22s %-22s %-20s\n", "swap-out", stat("fo"), stat("to"), stat("out")
 	printf "%-9s %-22s %-22s %-20s\n", "swap-in", stat("fi"), stat("ti"), stat("in")
+	if (cnt["uo"]) {
+		printf "%-9s %-22s %-22s %-20s\n", "", "uring MB/s", "uring/tmpfs-loop", "uring/fuse"
+		printf "%-9s %-22s %-22s %-20s\n", "swap-out", stat("uo"), stat("uot"), stat("uof")
+		printf "%-9s %-22s %-22s %-20s\n", "swap-in", stat("ui"), stat("uit"), stat("uif")
+	}
 }' "$samples"

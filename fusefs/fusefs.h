@@ -8,12 +8,22 @@
 
 #include "device.h"
 
+enum transport { TRANSPORT_AUTO, TRANSPORT_DEV, TRANSPORT_URING };
+
 /* The filesystem: a root directory holding one file, the target. */
 struct fusefs {
 	struct device *dev;
 	const char *file_name;
 	struct completer *completer;
 	char mountpoint[4096];
+	/* The transport (transport.c): DEV or URING once chosen. */
+	enum transport transport;
+	int transport_explicit;   /* --transport=uring: no fallback */
+	int restore_enable_uring; /* we set enable_uring to Y */
+	struct fuse_session *se;
+	struct uring *uring;
+	uint64_t init_unique; /* the INIT request, seen by the read hook */
+	int init_offered, init_done;
 };
 
 /* Drops the connection, as a device that vanished would: every request
@@ -27,6 +37,33 @@ extern const struct fuse_lowlevel_ops fusefs_ops;
  * reads it: the kernel copies a direct write's data at that read, so the
  * delay is how long the page stays exposed. Returns 0 or -1. */
 int capture_run(struct fuse_session *se, struct device *dev, int nthreads);
+
+/* Transport: /dev/fuse reads (capture.c) or FUSE over io_uring (uring.c).
+ * transport_choose() decides before mounting (auto: io_uring where the
+ * kernel has it on and the capture delay is 0; uring: also switches the
+ * kernel's enable_uring on for this mount, saying so, or fails with a
+ * one-line reason in err); transport_install() sets it up after
+ * daemonizing, before the capture threads run; transport_stop() ends
+ * it. */
+int transport_parse(const char *s, enum transport *t);
+const char *transport_name(enum transport t);
+int transport_choose(struct fusefs *fs, enum transport want,
+                     const struct profile *p, char *err, size_t errlen);
+int transport_install(struct fusefs *fs, struct fuse_session *se);
+void transport_stop(struct fusefs *fs);
+
+/* The io_uring queues (uring.c): uring_start() starts a thread per
+ * kernel queue, waiting; uring_go() gives them the /dev/fuse fd and the
+ * payload size from INIT and lets them register their entries (on_fail
+ * runs if a queue cannot); uring_reply() sends a reply (libfuse's iovec,
+ * out header first) to the ring entry holding its request and returns
+ * its length, or -2 if no entry holds it. */
+struct uring;
+struct uring *uring_new(struct fuse_session *se);
+int uring_start(struct uring *u, void (*on_fail)(void *), void *arg);
+int uring_go(struct uring *u, int fd, size_t payload_sz);
+ssize_t uring_reply(struct uring *u, struct iovec *iov, int count);
+void uring_stop(struct uring *u);
 
 /* Completer: replies to requests at their completion time, from its own
  * thread, so that a slow completion never holds back other requests; holds

@@ -57,6 +57,8 @@ struct device {
 	_Atomic uint64_t violations, checksum_errors;
 	_Atomic uint64_t capture_n, completion_n; /* delay sample numbers */
 	_Atomic uint64_t faults;
+	/* device_set_transport(): */
+	const char *_Atomic transport, *_Atomic no_capture_delay;
 };
 
 #endif

@@ -13,6 +13,12 @@ int device_load_profile(struct device *d, const struct profile *np, char *err,
 {
 	if (profile_same_fixed(&d->prof, np, err, errlen))
 		return -1;
+	const char *why = atomic_load(&d->no_capture_delay);
+	if (why && !dist_is_zero(&np->capture)) {
+		snprintf(err, errlen, "no capture delay over %s: %s",
+		         atomic_load(&d->transport), why);
+		return -1;
+	}
 	struct ruleset *s = ruleset_new(np->rules, np->nrules, np->seed);
 	if (!s) {
 		snprintf(err, errlen, "out of memory");
@@ -33,6 +39,13 @@ int device_load_profile(struct device *d, const struct profile *np, char *err,
 	device_event(d, "load", OP_COUNT, 0, 0, jbuf_text(&detail));
 	free(detail.p);
 	return 0;
+}
+
+void device_set_transport(struct device *d, const char *name,
+                          const char *no_capture_delay)
+{
+	atomic_store(&d->no_capture_delay, no_capture_delay);
+	atomic_store(&d->transport, name);
 }
 
 /* Adds or removes one rule: a copy of the current rules (with their

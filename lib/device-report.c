@@ -119,6 +119,10 @@ static void stats_read(struct device *d, struct stats *s)
 	add_field(s, FIELD_COUNT, "store_used", "store_used",
 	          store_used(d->store), NULL);
 	add_field(s, FIELD_TEXT, "store", NULL, 0, store_kind(d->store));
+	const char *transport = atomic_load(&d->transport);
+	if (transport) /* a front end that names it */
+		add_field(s, FIELD_TEXT, "transport", "transport", 0,
+		          transport);
 	add_field(s, FIELD_COUNT, "inflight", "inflight",
 	          atomic_load(&d->inflight), NULL);
 	for (int i = 0; i < OP_COUNT; i++) {

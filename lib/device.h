@@ -118,6 +118,15 @@ void device_events(struct device *d, FILE *out);   /* JSON lines */
 void device_follow_events(struct device *d, FILE *out);
 void device_reset(struct device *d);
 
+/* The front end's transport ("dev", "uring"), named in the statistics
+ * ("transport"; absent until set). A transport that captures before the
+ * front end can wait (FUSE over io_uring: the kernel copies a write into
+ * a ring entry when it dispatches it) passes why in no_capture_delay:
+ * live profiles with a capture delay are then refused with that reason.
+ * Both strings must outlive the device. */
+void device_set_transport(struct device *d, const char *name,
+                          const char *no_capture_delay);
+
 /* Logs an event (JSON line) from a front end, e.g. a startup note; op
  * OP_COUNT means "none". detail is extra JSON members or NULL. */
 void device_event(struct device *d, const char *event, enum dev_op op,
