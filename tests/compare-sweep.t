@@ -7,11 +7,7 @@
 # or a workload that ignored --write-after-us (its first write comes at once,
 # and 30-50% of captures are then caught anyway), fails here.
 . "$(dirname "$0")/lib.sh"
-# compare takes the host swap lock around each run itself.
-[ "$(id -u)" = 0 ] || skip_all "needs root"
-[ -c /dev/fuse ] || skip_all "no /dev/fuse"
-[ -e /dev/loop-control ] || skip_all "no loop devices"
-[ -x "$BUILD/swapemu-fuse" ] || skip_all "swapemu-fuse not built"
+require_swap_env_unlocked # compare takes the host swap lock per run
 command -v gnuplot >/dev/null || skip_all "no gnuplot (apt-get install gnuplot-nox)"
 plan 4
 

@@ -36,13 +36,20 @@ done_testing() { exit $_tap_fail; }
 
 # Skips unless this machine can do what the swap tests need.
 require_swap_env() {
+	require_swap_env_unlocked
+	host_swap_lock
+}
+
+# The same checks without taking the host swap lock, for tests of commands
+# that take it themselves around each run (swapemu compare): a lock held by
+# the test would deadlock them.
+require_swap_env_unlocked() {
 	[ "$(id -u)" = 0 ] || skip_all "needs root"
 	[ -c /dev/fuse ] || skip_all "no /dev/fuse"
 	[ -e /dev/loop-control ] || skip_all "no loop devices"
 	[ -r /proc/swaps ] || skip_all "no swap support"
 	command -v swapon >/dev/null || skip_all "no swapon"
 	[ -x "$BUILD/swapemu-fuse" ] || skip_all "swapemu-fuse not built"
-	host_swap_lock
 }
 
 # Host swap is one shared resource: two tests (or two checkouts) swapping at
