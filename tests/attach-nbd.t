@@ -24,8 +24,14 @@ check "every page read back verified" test "$(json_num verified <<<"$json")" = 5
 nbdkit_pid=$(cat "$d/pid"); nbdfuse_pid=$(cat "$d/nbdfuse.pid")
 "$S" detach nb
 ok $? "detach"
-! kill -0 "$nbdkit_pid" 2>/dev/null && ! kill -0 "$nbdfuse_pid" 2>/dev/null
-ok $? "nbdkit and nbdfuse are gone"
+# Gone = exited: a zombie not yet reaped by whoever adopted it counts as
+# gone (kill -0 still succeeds on one, which made this check flaky).
+for _ in $(seq 50); do
+	pid_alive "$nbdkit_pid" || pid_alive "$nbdfuse_pid" || break
+	sleep 0.1
+done
+! pid_alive "$nbdkit_pid" && ! pid_alive "$nbdfuse_pid"
+ok $? "nbdkit and nbdfuse are gone ($(ps -o pid=,stat=,comm= -p "$nbdkit_pid,$nbdfuse_pid" | tr -s ' \n' ' '))"
 
 "$S" attach --nbd --profile "$TOP/configs/unstable.conf" --name nb >/dev/null 2>&1
 kill -9 "$(cat "$d/pid")"
