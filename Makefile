@@ -192,7 +192,8 @@ check-unit: all
 check-san:
 	$(MAKE) SAN=1 check-unit
 	BUILD=$(CURDIR)/build-san SWAPEMU_LIBEXEC=$(CURDIR)/build-san \
-		$(PROVE) ./tests/attach.t ./tests/torture-stable.t ./tests/torture-stable-missing.t
+		$(PROVE) ./tests/attach.t ./tests/torture-stable.t ./tests/torture-stable-missing.t \
+		./tests/fuse-uring.t
 
 # Real memory pressure through a FUSE and an NBD target with faults firing:
 # SOAK_SECONDS per front end (make check runs 30 s each).

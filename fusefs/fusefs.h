@@ -57,7 +57,8 @@ void transport_stop(struct fusefs *fs);
  * payload size from INIT and lets them register their entries (on_fail
  * runs if a queue cannot); uring_reply() sends a reply (libfuse's iovec,
  * out header first) to the ring entry holding its request and returns
- * its length, or -2 if no entry holds it. */
+ * its length, or -2 if no entry holds it (or u is NULL); uring_stop()
+ * joins the threads and frees u, once nothing else can reply. */
 struct uring;
 struct uring *uring_new(struct fuse_session *se);
 int uring_start(struct uring *u, void (*on_fail)(void *), void *arg);

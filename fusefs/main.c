@@ -234,8 +234,9 @@ int main(int argc, char **argv)
 	rc = capture_run(se, dev, o.threads) ? 1 : 0;
 	fuse_remove_signal_handlers(se);
 unmount:
-	transport_stop(&fs);
+	/* The completer first: its last replies still go through the rings. */
 	completer_stop(fs.completer);
+	transport_stop(&fs);
 	control_stop(ctl);
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);

@@ -271,5 +271,6 @@ int transport_install(struct fusefs *fs, struct fuse_session *se)
 void transport_stop(struct fusefs *fs)
 {
 	restore_enable_uring(fs);
-	uring_stop(fs->uring);
+	uring_stop(fs->uring); /* and frees it */
+	fs->uring = NULL;
 }

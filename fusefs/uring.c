@@ -397,7 +397,7 @@ static struct ent *take(struct uring *u, uint64_t unique)
 ssize_t uring_reply(struct uring *u, struct iovec *iov, int count)
 {
 	struct fuse_out_header *out = iov[0].iov_base;
-	struct ent *e = take(u, out->unique);
+	struct ent *e = u ? take(u, out->unique) : NULL;
 	if (!e)
 		return -2; /* not ours */
 	size_t len = 0;
@@ -444,5 +444,20 @@ void uring_stop(struct uring *u)
 			eventfd_write(q->efd, 1);
 		pthread_join(q->thread, NULL);
 	}
-	/* The buffers stay mapped: a late reply may still copy into one. */
+	/* Our bookkeeping goes: every thread that could reply has stopped
+	 * (main stops the completer first; the capture threads are done). The
+	 * entries' buffers stay mapped: the kernel may still be tearing the
+	 * closed rings down, and the process is about to exit. */
+	for (unsigned i = 0; u->q && i < u->nw; i++) {
+		struct uqueue *q = &u->q[i];
+		free(q->ents);
+		free(q->pending);
+		if (q->started && q->efd >= 0)
+			close(q->efd);
+		pthread_mutex_destroy(&q->lock);
+	}
+	free(u->q);
+	pthread_mutex_destroy(&u->lock);
+	pthread_cond_destroy(&u->cond);
+	free(u);
 }
