@@ -12,13 +12,7 @@ FUSE=$BUILD/swapemu-fuse
 plan 8
 d=$SWAPEMU_RUN_DIR
 mkdir -p "$d/mnt"
-stop_daemon() {
-	[ -f "$d/pid" ] && kill "$(cat "$d/pid")" 2>/dev/null
-	for _ in $(seq 50); do grep -q " $d/mnt " /proc/mounts || break; sleep 0.1; done
-	grep -q " $d/mnt " /proc/mounts && umount -l "$d/mnt"
-	rm -f "$d/pid"
-	return 0
-}
+stop_daemon() { stop_fuse_daemon "$d"; }
 trap 'stop_daemon; cleanup' EXIT
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # WRITERS x COUNT direct 4 KiB writes, in parallel, to distinct blocks.

@@ -9,12 +9,7 @@ FUSE=$BUILD/swapemu-fuse
 plan 17
 d=$SWAPEMU_RUN_DIR
 mkdir -p "$d/mnt"
-stop_daemon() {
-	[ -f "$d/pid" ] && kill "$(cat "$d/pid")" 2>/dev/null
-	for _ in $(seq 50); do grep -q " $d/mnt " /proc/mounts || break; sleep 0.1; done
-	grep -q " $d/mnt " /proc/mounts && umount -l "$d/mnt"
-	return 0
-}
+stop_daemon() { stop_fuse_daemon "$d"; }
 trap 'stop_daemon; cleanup' EXIT
 
 "$FUSE" --help | grep -q "usage: swapemu-fuse"; ok $? "--help"

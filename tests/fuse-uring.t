@@ -26,11 +26,7 @@ loop=
 stop_io() {
 	[ -z "$loop" ] || losetup -d "$loop" 2>/dev/null
 	loop=
-	[ -f "$d/pid" ] && kill "$(cat "$d/pid")" 2>/dev/null
-	for _ in $(seq 50); do grep -q " $d/mnt " /proc/mounts || break; sleep 0.1; done
-	grep -q " $d/mnt " /proc/mounts && umount -l "$d/mnt"
-	rm -f "$d/pid"
-	return 0
+	stop_fuse_daemon "$d"
 }
 on_cleanup stop_io
 

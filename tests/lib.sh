@@ -40,6 +40,16 @@ require_swap_env() {
 	host_swap_lock
 }
 
+# stop_fuse_daemon DIR: stops a swapemu-fuse a test started with
+# --pidfile DIR/pid on DIR/mnt, and waits for the unmount (lazy after 5 s).
+stop_fuse_daemon() {
+	[ -f "$1/pid" ] && kill "$(cat "$1/pid")" 2>/dev/null
+	for _ in $(seq 50); do grep -q " $1/mnt " /proc/mounts || break; sleep 0.1; done
+	grep -q " $1/mnt " /proc/mounts && umount -l "$1/mnt"
+	rm -f "$1/pid"
+	return 0
+}
+
 # The same checks without taking the host swap lock, for tests of commands
 # that take it themselves around each run (swapemu compare): a lock held by
 # the test would deadlock them.
