@@ -313,6 +313,21 @@ int h_read_page(struct harness *h, uint64_t i, void *dst)
 	return 0;
 }
 
+bool h_read_fault(struct harness *h, uint64_t i, unsigned j, void *buf,
+                  uint64_t *pfn)
+{
+	bool wb = h_access_begin(h, j);
+	if (h_read_page(h, i, buf)) {
+		h->swapped[j] = 0;
+		return false;
+	}
+	uint64_t p = h_access_end(h, i, j, wb);
+	if (pfn)
+		*pfn = p;
+	h_check_copy(h, i, buf);
+	return true;
+}
+
 int h_xchg(struct harness *h, volatile uint64_t *w, uint64_t v, uint64_t *old)
 {
 	uint64_t i = (uint64_t)((uint8_t *)w - h->mem) / PS;

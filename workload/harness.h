@@ -94,6 +94,12 @@ uint64_t h_access_end(struct harness *h, uint64_t i, unsigned j, bool wb);
 /* Guarded accesses to a page that may have to be swapped in: -1 on
  * SIGBUS (the page is then written off as unreadable). */
 int h_read_page(struct harness *h, uint64_t i, void *dst);
+/* A read fault on slot j (page i) as an access (h_access_begin/end around
+ * h_read_page), its data checked with h_check_copy. False if the page
+ * could not be read: the slot is then dropped from the batch. The PFN
+ * after the read goes to *pfn when pfn is not NULL. */
+bool h_read_fault(struct harness *h, uint64_t i, unsigned j, void *buf,
+                  uint64_t *pfn);
 int h_xchg(struct harness *h, volatile uint64_t *w, uint64_t v, uint64_t *old);
 
 /* The first word of w that differs from the stamp of page i at seq, or
