@@ -160,7 +160,8 @@ void completer_add(struct completer *c, const struct reply *r,
 	}
 	pthread_mutex_lock(&c->lock);
 	struct queue *q = io->stall ? &c->stalled : &c->heap;
-	if (grow(q)) { /* cannot hold it: reply now instead */
+	/* Stopped (shutdown), or cannot hold it: reply now instead. */
+	if (c->stopping || grow(q)) {
 		pthread_mutex_unlock(&c->lock);
 		send_reply(c, &p.r);
 		return;
@@ -186,6 +187,12 @@ void completer_stop(struct completer *c)
 	pthread_cond_signal(&c->cond);
 	pthread_mutex_unlock(&c->lock);
 	pthread_join(c->thread, NULL);
+}
+
+void completer_free(struct completer *c)
+{
+	if (!c)
+		return;
 	pthread_cond_destroy(&c->cond);
 	pthread_mutex_destroy(&c->lock);
 	free(c->heap.v);

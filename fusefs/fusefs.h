@@ -83,7 +83,9 @@ struct completer *completer_start(struct device *dev);
  * io->stall; at once otherwise. */
 void completer_add(struct completer *c, const struct reply *r,
                    const struct dev_io *io);
-/* Replies to everything still pending, now, and stops the thread. */
+/* Replies to everything still pending, now, and stops the thread; later
+ * completer_add() calls reply at once. completer_free() then frees it. */
 void completer_stop(struct completer *c);
+void completer_free(struct completer *c);
 
 #endif

@@ -196,10 +196,13 @@ int main(int argc, char **argv)
 	struct fuse_session *se =
 	    fuse_session_new(&args, &fusefs_ops, sizeof fusefs_ops, &fs);
 	fuse_opt_free_args(&args);
-	if (!se)
+	if (!se) {
+		transport_stop(&fs); /* enable_uring as it was */
 		die("cannot create the FUSE session%s", "");
+	}
 	if (fuse_session_mount(se, o.mountpoint)) {
 		fuse_session_destroy(se);
+		transport_stop(&fs);
 		die("cannot mount on %s (is /dev/fuse available?)",
 		    o.mountpoint);
 	}
@@ -234,9 +237,12 @@ int main(int argc, char **argv)
 	rc = capture_run(se, dev, o.threads) ? 1 : 0;
 	fuse_remove_signal_handlers(se);
 unmount:
-	/* The completer first: its last replies still go through the rings. */
+	/* The completer sends what it holds while the rings still run; the
+	 * ring threads (which may still be in a request and reply at once
+	 * once the completer stopped) are joined before the completer goes. */
 	completer_stop(fs.completer);
 	transport_stop(&fs);
+	completer_free(fs.completer);
 	control_stop(ctl);
 	fuse_session_unmount(se);
 	fuse_session_destroy(se);

@@ -306,8 +306,11 @@ static void *queue_loop(void *arg)
 		}
 		io_uring_cq_advance(&q->ring, n);
 	}
-	/* Closing the ring cancels the entries still waiting; the kernel
-	 * ends the requests of the others when the connection goes. */
+	/* Replies handed over meanwhile still go out. Closing the ring then
+	 * cancels the entries still waiting; the kernel ends the requests of
+	 * the others when the connection goes. */
+	take_pending(q);
+	io_uring_submit(&q->ring);
 	io_uring_queue_exit(&q->ring);
 	return NULL;
 }
@@ -374,8 +377,8 @@ int uring_go(struct uring *u, int fd, size_t payload_sz)
  * queue, costs less than a lock. */
 static struct ent *take(struct uring *u, uint64_t unique)
 {
-	if (atomic_load(&u->state) != RUNNING)
-		return NULL;
+	if (atomic_load(&u->state) == WAITING)
+		return NULL; /* no entry is registered yet */
 	unsigned first = self ? self->idx : 0;
 	for (unsigned k = 0; k < u->nw; k++) {
 		struct uqueue *q = &u->q[(first + k) % u->nw];
