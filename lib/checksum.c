@@ -42,7 +42,6 @@ static uint32_t crc_tab[8][256];
  * bytes; by linearity the four lookups together shift a whole register. */
 static uint32_t shift_long[4][256];
 static uint32_t shift_short[4][256];
-static int hw_available;
 /* Each path's availability, and the one crc32c() uses. */
 static int path_ok[CRC32C_NPATHS];
 static enum crc32c_path best_path;
@@ -97,10 +96,9 @@ static void crc_init(void)
 	path_ok[CRC32C_TABLE] = 1;
 #if defined(__x86_64__)
 	__builtin_cpu_init();
-	hw_available = __builtin_cpu_supports("sse4.2");
-	path_ok[CRC32C_SSE42] = hw_available;
+	path_ok[CRC32C_SSE42] = __builtin_cpu_supports("sse4.2");
 	path_ok[CRC32C_CLMUL128] =
-	    hw_available && __builtin_cpu_supports("pclmul");
+	    path_ok[CRC32C_SSE42] && __builtin_cpu_supports("pclmul");
 	path_ok[CRC32C_CLMUL512] = path_ok[CRC32C_CLMUL128] &&
 	                           __builtin_cpu_supports("vpclmulqdq") &&
 	                           __builtin_cpu_supports("avx512f") &&
@@ -118,13 +116,6 @@ uint32_t crc32c_xpow(unsigned n)
 	while (n--) /* times x, mod P */
 		r = r & 1 ? (r >> 1) ^ CRC32C_POLY : r >> 1;
 	return r;
-}
-
-static inline uint64_t load64(const unsigned char *p)
-{
-	uint64_t v;
-	memcpy(&v, p, sizeof v); /* unaligned-safe; one mov on x86 */
-	return v;
 }
 
 static uint32_t crc_sw_update(uint32_t crc, const unsigned char *p, size_t len)
@@ -208,7 +199,7 @@ crc_hw_update(uint32_t crc, const unsigned char *p, size_t len)
 int crc32c_hw_available(void)
 {
 	pthread_once(&crc_once, crc_init);
-	return hw_available;
+	return path_ok[CRC32C_SSE42];
 }
 
 int crc32c_path_available(enum crc32c_path path)
@@ -234,18 +225,21 @@ const char *crc32c_impl(void)
 	return crc32c_path_name(best_path);
 }
 
-uint32_t crc32c_path(enum crc32c_path path, const void *buf, size_t len)
+/* crc32c through path, once the tables are built. */
+static inline uint32_t path_run(enum crc32c_path path, const void *buf,
+                                size_t len)
 {
 	const unsigned char *p = buf;
 	uint32_t crc = ~0u;
 	size_t n = 0;
 
-	pthread_once(&crc_once, crc_init);
 #if defined(__x86_64__)
 	if (path == CRC32C_CLMUL512 && len >= 256)
 		n = crc32c_fold512(&crc, p, len);
 	else if (path >= CRC32C_CLMUL128 && len >= 64)
 		n = crc32c_fold128(&crc, p, len);
+	if (n == len) /* a whole 4 KiB block ends here */
+		return ~crc;
 	if (path >= CRC32C_SSE42)
 		return ~crc_hw_update(crc, p + n, len - n);
 #endif
@@ -253,10 +247,16 @@ uint32_t crc32c_path(enum crc32c_path path, const void *buf, size_t len)
 	return ~crc_sw_update(crc, p, len);
 }
 
+uint32_t crc32c_path(enum crc32c_path path, const void *buf, size_t len)
+{
+	pthread_once(&crc_once, crc_init);
+	return path_run(path, buf, len);
+}
+
 uint32_t crc32c(const void *buf, size_t len)
 {
 	pthread_once(&crc_once, crc_init);
-	return crc32c_path(best_path, buf, len);
+	return path_run(best_path, buf, len);
 }
 
 uint64_t checksum(enum csum_kind k, const void *buf, size_t len)

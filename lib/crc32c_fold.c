@@ -175,19 +175,35 @@ zmm_finish(__m512i x0, __m512i x1, __m512i x2, __m512i x3,
 /* The register crc advanced over n zero bytes, given hy_k = x^(8n-33) mod
  * P: the 63-bit carry-less product is crc * x^(8n) / x^33, and crc32 over
  * it as 8 bytes of data multiplies by x^32 and reduces. */
-__attribute__((target(T128))) static inline uint32_t crc_shift(uint32_t crc,
-                                                               uint32_t k)
+__attribute__((target(T128))) static inline uint32_t clmul_shift(uint32_t crc,
+                                                                 uint32_t k)
 {
 	__m128i t = _mm_clmulepi64_si128(_mm_cvtsi32_si128((int)crc),
 	                                 _mm_cvtsi32_si128((int)k), 0x00);
 	return (uint32_t)_mm_crc32_u64(0, (uint64_t)_mm_cvtsi128_si64(t));
 }
 
-static inline uint64_t load64(const unsigned char *p)
+/* The crc32 instruction's share of a 4 KiB block: three lanes of lane
+ * bytes at q, words from *w up to byte end of each lane, in three streams
+ * (the instruction's latency is 3, its throughput 1). */
+__attribute__((target("sse4.2"), always_inline)) static inline void
+lanes3(const unsigned char *q, size_t lane, size_t *w, size_t end,
+       uint64_t c[3])
 {
-	uint64_t v;
-	memcpy(&v, p, sizeof v);
-	return v;
+	for (; *w < end; *w += 8) {
+		c[0] = _mm_crc32_u64(c[0], load64(q + *w));
+		c[1] = _mm_crc32_u64(c[1], load64(q + lane + *w));
+		c[2] = _mm_crc32_u64(c[2], load64(q + 2 * lane + *w));
+	}
+}
+
+/* Joins the folded part's register and the three lanes': each shifted
+ * over the bytes that follow it (k[0..2]; the last lane ends the block). */
+__attribute__((target(T128))) static inline uint32_t
+join3(uint32_t crc, const uint64_t c[3], const uint32_t k[3])
+{
+	return clmul_shift(crc, k[0]) ^ clmul_shift((uint32_t)c[0], k[1]) ^
+	       clmul_shift((uint32_t)c[1], k[2]) ^ (uint32_t)c[2];
 }
 
 /* hybrid_4k on xmm: HX_X bytes on four xmm accumulators (64 a round),
@@ -198,7 +214,7 @@ hybrid_4k_x(uint32_t crc, const unsigned char *p)
 	const unsigned char *q = p + HX_X;
 	const __m128i k = k128(K512);
 	__m128i x0, x1, x2, x3;
-	uint64_t c0 = 0, c1 = 0, c2 = 0;
+	uint64_t c[3] = {0, 0, 0};
 	size_t w = 0;
 
 	x0 = _mm_xor_si128(load_x(p), _mm_cvtsi32_si128((int)crc));
@@ -210,22 +226,13 @@ hybrid_4k_x(uint32_t crc, const unsigned char *p)
 		x1 = _mm_xor_si128(fold_x(x1, k), load_x(p + r + 16));
 		x2 = _mm_xor_si128(fold_x(x2, k), load_x(p + r + 32));
 		x3 = _mm_xor_si128(fold_x(x3, k), load_x(p + r + 48));
-		for (int j = 0; j < HX_WORDS; j++, w += 8) {
-			c0 = _mm_crc32_u64(c0, load64(q + w));
-			c1 = _mm_crc32_u64(c1, load64(q + HX_L + w));
-			c2 = _mm_crc32_u64(c2, load64(q + 2 * HX_L + w));
-		}
+		lanes3(q, HX_L, &w, w + 8 * HX_WORDS, c);
 	}
-	for (; w < HX_L; w += 8) {
-		c0 = _mm_crc32_u64(c0, load64(q + w));
-		c1 = _mm_crc32_u64(c1, load64(q + HX_L + w));
-		c2 = _mm_crc32_u64(c2, load64(q + 2 * HX_L + w));
-	}
+	lanes3(q, HX_L, &w, HX_L, c);
 	x0 = _mm_xor_si128(fold_x(x0, k128(K384)), x3);
 	x1 = _mm_xor_si128(fold_x(x1, k128(K256)), fold_x(x2, k128(K128)));
 	crc = finish(_mm_xor_si128(x0, x1));
-	return crc_shift(crc, hx_k[0]) ^ crc_shift((uint32_t)c0, hx_k[1]) ^
-	       crc_shift((uint32_t)c1, hx_k[2]) ^ (uint32_t)c2;
+	return join3(crc, c, hx_k);
 }
 
 /* 4 KiB blocks by hybrid_4k_x; the rest with four xmm accumulators (64
@@ -267,15 +274,15 @@ crc32c_fold128(uint32_t *crcp, const unsigned char *p, size_t len)
 /* One 4 KiB block, two units at once: the zmm folding takes the first
  * HY_Z bytes while the crc32 instruction (other execution ports) takes the
  * three lanes of HY_L bytes after them, in the same loop; the four
- * registers are then joined with crc_shift(). */
+ * registers are then joined with clmul_shift(). */
 __attribute__((target(T512))) static uint32_t hybrid_4k(uint32_t crc,
                                                         const unsigned char *p)
 {
-	const unsigned char *q = p + HY_Z, *end = p + HY_Z;
+	const unsigned char *q = p + HY_Z;
 	const __m512i k = k512(K2048);
 	__m512i x0, x1, x2, x3;
-	uint64_t c0 = 0, c1 = 0, c2 = 0;
-	size_t w = 0, zero = 0;
+	uint64_t c[3] = {0, 0, 0};
+	size_t w = 0;
 
 	x0 = _mm512_xor_si512(load_z(p),
 	                      _mm512_set_epi64(0, 0, 0, 0, 0, 0, 0, crc));
@@ -287,23 +294,14 @@ __attribute__((target(T512))) static uint32_t hybrid_4k(uint32_t crc,
 		x1 = fold_z(x1, k, load_z(p + r + 64));
 		x2 = fold_z(x2, k, load_z(p + r + 128));
 		x3 = fold_z(x3, k, load_z(p + r + 192));
-		for (int j = 0; j < HY_WORDS; j++, w += 8) {
-			c0 = _mm_crc32_u64(c0, load64(q + w));
-			c1 = _mm_crc32_u64(c1, load64(q + HY_L + w));
-			c2 = _mm_crc32_u64(c2, load64(q + 2 * HY_L + w));
-		}
+		lanes3(q, HY_L, &w, w + 8 * HY_WORDS, c);
 	}
-	for (; w < HY_L; w += 8) {
-		c0 = _mm_crc32_u64(c0, load64(q + w));
-		c1 = _mm_crc32_u64(c1, load64(q + HY_L + w));
-		c2 = _mm_crc32_u64(c2, load64(q + 2 * HY_L + w));
-	}
+	lanes3(q, HY_L, &w, HY_L, c);
 	/* The zmm region's bytes past its last whole 256-byte round. */
-	p += HY_Z / 256 * 256;
-	zero = (size_t)(end - p);
-	crc = zmm_finish(x0, x1, x2, x3, &p, &zero);
-	return crc_shift(crc, hy_k[0]) ^ crc_shift((uint32_t)c0, hy_k[1]) ^
-	       crc_shift((uint32_t)c1, hy_k[2]) ^ (uint32_t)c2;
+	size_t rest = HY_Z % 256;
+	p += HY_Z - rest;
+	crc = zmm_finish(x0, x1, x2, x3, &p, &rest);
+	return join3(crc, c, hy_k);
 }
 
 /* 4 KiB blocks by hybrid_4k; the rest with four zmm accumulators (256

@@ -6,6 +6,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
+
+/* A little-endian word at any address: memcpy is one mov on x86. */
+static inline uint64_t load64(const unsigned char *p)
+{
+	uint64_t v;
+	memcpy(&v, p, sizeof v);
+	return v;
+}
 
 /* The implementations crc32c() can use, slowest first. */
 enum crc32c_path {
