@@ -39,8 +39,8 @@ extern const struct fuse_lowlevel_ops fusefs_ops;
 int capture_run(struct fuse_session *se, struct device *dev, int nthreads);
 
 /* Transport: /dev/fuse reads (capture.c) or FUSE over io_uring (uring.c).
- * transport_choose() decides before mounting (auto: io_uring where the
- * kernel has it on and the capture delay is 0; uring: also switches the
+ * transport_choose() decides before mounting (auto: /dev/fuse today, see
+ * AUTO_PREFERS_URING in transport.c; uring: also switches the
  * kernel's enable_uring on for this mount, saying so, or fails with a
  * one-line reason in err); transport_install() sets it up after
  * daemonizing, before the capture threads run; transport_stop() ends

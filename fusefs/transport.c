@@ -93,7 +93,8 @@ static int uring_works(char *why, size_t len)
 static void set_uring(struct fusefs *fs)
 {
 	fs->transport = TRANSPORT_URING;
-	device_set_transport(fs->dev, "uring", no_capture_delay);
+	device_set_transport(fs->dev, transport_name(TRANSPORT_URING),
+	                     no_capture_delay);
 }
 
 int transport_choose(struct fusefs *fs, enum transport want,
@@ -103,7 +104,7 @@ int transport_choose(struct fusefs *fs, enum transport want,
 	int delay0 = dist_is_zero(&p->capture);
 	fs->transport = TRANSPORT_DEV;
 	fs->transport_explicit = want == TRANSPORT_URING;
-	device_set_transport(fs->dev, "dev", NULL);
+	device_set_transport(fs->dev, transport_name(TRANSPORT_DEV), NULL);
 	if (want == TRANSPORT_DEV)
 		return 0;
 	if (want == TRANSPORT_AUTO) {
@@ -175,7 +176,10 @@ static void fall_back(struct fusefs *fs, const char *why)
 		return;
 	}
 	fprintf(stderr, "swapemu-fuse: %s; using /dev/fuse\n", why);
-	device_set_transport(fs->dev, "dev", NULL);
+	device_event(
+	    fs->dev, "transport", OP_COUNT, 0, 0,
+	    "\"transport\":\"dev\",\"reason\":\"io_uring could not start\"");
+	device_set_transport(fs->dev, transport_name(TRANSPORT_DEV), NULL);
 }
 
 static void on_ring_failure(void *arg)
@@ -226,12 +230,13 @@ static ssize_t init_reply(struct fusefs *fs, int fd, struct iovec *iov,
 	}
 	/* The kernel's payload buffers: the largest request or reply. */
 	size_t pages = arg->flags & FUSE_MAX_PAGES ? arg->max_pages : 32;
-	size_t payload = pages * 4096;
+	size_t page = (size_t)sysconf(_SC_PAGESIZE); /* the kernel's unit */
+	size_t payload = pages * page;
 	if (payload < arg->max_write)
 		payload = arg->max_write;
 	if (payload < 8192)
 		payload = 8192;
-	if (uring_go(fs->uring, fd, (payload + 4095) & ~(size_t)4095))
+	if (uring_go(fs->uring, fd, (payload + page - 1) / page * page))
 		on_ring_failure(fs);
 	return n;
 }

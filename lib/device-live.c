@@ -44,8 +44,9 @@ int device_load_profile(struct device *d, const struct profile *np, char *err,
 void device_set_transport(struct device *d, const char *name,
                           const char *no_capture_delay)
 {
-	atomic_store(&d->no_capture_delay, no_capture_delay);
+	/* The name first: a reader that sees the reason also sees it. */
 	atomic_store(&d->transport, name);
+	atomic_store(&d->no_capture_delay, no_capture_delay);
 }
 
 /* Adds or removes one rule: a copy of the current rules (with their
