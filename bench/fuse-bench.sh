@@ -63,14 +63,10 @@ build=${BUILD:-$top/build}
 
 work=$(mktemp -d /tmp/swapemu-fuse-bench.XXXXXX)
 pids=() loops=() mounts=()
-enable_uring=/sys/module/fuse/parameters/enable_uring
-uring_was=$(cat "$enable_uring" 2>/dev/null || true)
+. "$top/bench/lib.sh"
 cleanup() {
 	local l m p
-	# swapemu-fuse --transport=uring restores it itself once mounted;
-	# this covers a run stopped before that.
-	[ -z "$uring_was" ] || [ "$(cat "$enable_uring")" = "$uring_was" ] ||
-		echo "$uring_was" >"$enable_uring" || true
+	uring_restore
 	for l in "${loops[@]}"; do losetup -d "$l" 2>/dev/null || true; done
 	for m in "${mounts[@]}"; do umount "$m" 2>/dev/null || umount -l "$m" 2>/dev/null || true; done
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -100,8 +96,8 @@ attach() {
 }
 
 targets=(ref fuse nocsum tmpfs)
-[ -n "$uring_was" ] && targets+=(uring) ||
-	echo "fuse-bench: no FUSE over io_uring in this kernel: no uring target" >&2
+uring_usable && targets+=(uring) ||
+	echo "fuse-bench: no FUSE over io_uring here: no uring target" >&2
 for t in "${targets[@]}"; do mkdir -p "$work/$t"; done
 "$build/bench/fuse-ref" -f "$size" "$work/ref" &
 pids+=($!) mounts+=("$work/ref")

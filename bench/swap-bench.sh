@@ -58,11 +58,9 @@ fi
 size=$((mib + 128))
 work=$(mktemp -d /tmp/swapemu-swap-bench.XXXXXX)
 pid= loop= cg=$memcg/swapemu-swap-bench.$$
-enable_uring=/sys/module/fuse/parameters/enable_uring
-uring_was=$(cat "$enable_uring" 2>/dev/null || true)
+. "$top/bench/lib.sh"
 cleanup() {
-	[ -z "$uring_was" ] || [ "$(cat "$enable_uring")" = "$uring_was" ] ||
-		echo "$uring_was" >"$enable_uring" || true
+	uring_restore
 	[ -z "$loop" ] || swapoff "$loop" 2>/dev/null || true
 	[ -z "$loop" ] || losetup -d "$loop" 2>/dev/null || true
 	[ -z "$pid" ] || kill "$pid" 2>/dev/null || true
@@ -107,7 +105,7 @@ swap_off() {
 }
 
 targets=(fuse tmpfs)
-[ -z "$uring_was" ] || targets+=(uring)
+! uring_usable || targets+=(uring)
 n=${#targets[@]}
 samples=$work/samples
 for ((r = 0; r < reps; r++)); do
