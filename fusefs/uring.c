@@ -90,6 +90,7 @@ struct uring {
 };
 
 static __thread struct uqueue *self; /* the queue this thread serves */
+static __thread struct ent *cur;     /* the entry it is processing */
 
 /* Number of possible CPUs, the kernel's number of queues. */
 static unsigned possible_cpus(void)
@@ -190,7 +191,9 @@ static void process(struct uqueue *q, struct ent *e)
 	memcpy(start + sizeof in, e->hdr->op_in, arg);
 	atomic_store_explicit(&e->unique, in.unique, memory_order_release);
 	struct fuse_buf buf = {.size = in.len, .mem = start};
+	cur = e; /* a reply made right here finds its entry without a scan */
 	fuse_session_process_buf(q->u->se, &buf);
+	cur = NULL;
 }
 
 /* Replies handed over by other threads: commit them from here. */
@@ -379,6 +382,9 @@ static struct ent *take(struct uring *u, uint64_t unique)
 {
 	if (atomic_load(&u->state) == WAITING)
 		return NULL; /* no entry is registered yet */
+	uint64_t mine = unique;
+	if (cur && atomic_compare_exchange_strong(&cur->unique, &mine, 0))
+		return cur;
 	unsigned first = self ? self->idx : 0;
 	for (unsigned k = 0; k < u->nw; k++) {
 		struct uqueue *q = &u->q[(first + k) % u->nw];
