@@ -47,15 +47,6 @@ struct capture_ctx {
 
 #define WAKE_SIGNAL (SIGRTMIN + 1)
 
-static void sleep_until(uint64_t ns)
-{
-	struct timespec ts = {(time_t)(ns / 1000000000ull),
-	                      (long)(ns % 1000000000ull)};
-	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) ==
-	       EINTR)
-		;
-}
-
 /* Blocking for delay-0 reads, non-blocking for polled (delayed) ones; the
  * flag belongs to the shared open file, so change it only when the mode
  * changes. */
@@ -122,7 +113,7 @@ static void *capture_loop(void *arg)
 			uint64_t seen = wait_pending(ctx);
 			got = 0;
 			if (seen) {
-				sleep_until(seen + delay);
+				sleep_until_ns(seen + delay);
 				got = receive(ctx, &buf);
 			}
 			pthread_mutex_unlock(&ctx->turn);

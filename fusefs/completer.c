@@ -101,8 +101,7 @@ static void *completer_loop(void *arg)
 		}
 		uint64_t due = c->heap.v[0].due_ns;
 		if (!c->stopping && due > now_ns()) {
-			struct timespec ts = {(time_t)(due / 1000000000ull),
-			                      (long)(due % 1000000000ull)};
+			struct timespec ts = ns_to_timespec(due);
 			pthread_cond_timedwait(&c->cond, &c->lock, &ts);
 			continue;
 		}
